@@ -1,0 +1,183 @@
+"""What every ppocr dataset shares: the per-epoch ratio_list draw, the operator pipeline, and
+skipping samples the operators reject without ever counting an evaluation sample twice.
+
+A dataset is a concatenation of *sources* (label files, LMDBs). Each epoch draws
+``round(ratio × size)`` samples from every source; the draw depends only on ``(seed, epoch)``,
+so all ranks and all worker processes agree on it.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import random
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import paddle
+
+from ppocr.data.errors import DataError
+from ppocr.data.imaug import create_operators
+from ppocr.utils.registry import ConfigError
+
+logger = logging.getLogger(__name__)
+
+MODES = ("train", "eval", "test")
+# Train mode: samples tried for one index before the dataset gives up (a broken pipeline, not bad luck).
+MAX_DRAWS = 20
+# Per process and reason; later skips for the same reason are counted but not logged.
+WARNINGS_PER_REASON = 3
+
+
+class SampleSkipped(Exception):
+    """One sample could not be read or was rejected by an operator."""
+
+    def __init__(self, where: str, reason: str, detail: str = ""):
+        self.where = where
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{where}: {reason}" + (f" ({detail})" if detail else ""))
+
+
+def expand_ratios(ratio_list: Union[float, Sequence[float]], count: int, what: str) -> List[float]:
+    """One ratio per source from a single float or a list of ``count`` floats in [0, 1]."""
+    if isinstance(ratio_list, (int, float)):
+        ratios = [float(ratio_list)] * count
+    else:
+        try:
+            ratios = [float(r) for r in ratio_list]
+        except (TypeError, ValueError):
+            raise ConfigError(f"must hold numbers, got {list(ratio_list)!r}", "ratio_list") from None
+        if len(ratios) != count:
+            raise ConfigError(
+                f"has {len(ratios)} entries but there are {count} {what}; give one ratio or one per {what[:-1]}",
+                "ratio_list")
+    for ratio in ratios:
+        if not 0.0 <= ratio <= 1.0:
+            raise ConfigError(f"each ratio must be between 0 and 1 (fraction of samples drawn per epoch), "
+                              f"got {ratio}", "ratio_list")
+    return ratios
+
+
+class OCRDataset(paddle.io.Dataset):
+    """Base of SimpleDataSet and LMDBDataSet; subclasses implement ``_read`` and ``_locate``.
+
+    Skip counts are kept per process: ``take_skip_report`` hands over the counts not yet
+    reported (the collate function ships them with each batch from worker processes) and
+    ``add_skip_report`` merges them into ``skipped`` in the main process.
+    """
+
+    def __init__(self, transforms: Optional[List[Any]], global_config: Optional[Dict[str, Any]],
+                 mode: str, shuffle: bool, seed: Optional[int]):
+        if mode not in MODES:
+            raise ConfigError(f"dataset mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
+        self.shuffle = shuffle
+        # Without a seed every rank must still draw the same samples, so fall back to a fixed one.
+        self.seed = 0 if seed is None else seed
+        self.ops: List[Callable] = create_operators(transforms, global_config)
+        self.op_names = [next(iter(entry)) for entry in transforms or []]
+        self.epoch = 0
+        self.skipped: collections.Counter = collections.Counter()
+        self._unreported: collections.Counter = collections.Counter()
+        self._warned: collections.Counter = collections.Counter()
+        self._offsets = np.zeros(1, dtype=np.int64)
+        self._draw_counts: List[int] = []
+        self._order = np.zeros(0, dtype=np.int64)
+
+    def _init_sources(self, sizes: Sequence[int], ratios: Sequence[float], names: Sequence[str]) -> None:
+        """Lay the sources end to end in one index space and draw epoch 0."""
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self._draw_counts = [int(round(ratio * size)) for ratio, size in zip(ratios, sizes)]
+        if sum(self._draw_counts) == 0:
+            raise DataError(f"no samples to read from {', '.join(names)} "
+                            f"(sizes {list(sizes)}, ratio_list {list(ratios)})")
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Redraw this epoch's ratio_list sample (and its order when shuffling)."""
+        self.epoch = epoch
+        rng = np.random.default_rng(random.Random(f"{self.seed}:{epoch}").getrandbits(128))
+        parts = []
+        for start, stop, take in zip(self._offsets[:-1], self._offsets[1:], self._draw_counts):
+            size = int(stop - start)
+            if take == size:
+                local = np.arange(size, dtype=np.int64)
+            else:
+                local = np.sort(rng.choice(size, size=take, replace=False))
+            parts.append(local + start)
+        order = np.concatenate(parts)
+        self._order = rng.permutation(order) if self.shuffle else order
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __getitem__(self, index: int) -> Optional[Any]:
+        """The transformed sample; in train mode a rejected sample is replaced by a random other
+        one, in eval/test mode it becomes None (the collate function drops it)."""
+        sample = int(self._order[index])
+        draws = MAX_DRAWS if self.mode == "train" else 1
+        # Replacements depend on (seed, epoch, index) only: same data whatever the worker count.
+        rng = random.Random(f"{self.seed}:{self.epoch}:{index}")
+        last = None
+        for _ in range(draws):
+            try:
+                return self._prepare(sample)
+            except SampleSkipped as skip:
+                self._record_skip(skip)
+                last = skip
+            sample = int(self._order[rng.randrange(len(self._order))])
+        if self.mode == "train":
+            raise DataError(f"{draws} samples in a row could not be used, last {last}; "
+                            f"check the data and the transforms")
+        return None
+
+    def _prepare(self, sample: int) -> Any:
+        # Operators run one by one (not via imaug.transform) so a skip can name the operator.
+        try:
+            data = self._read(sample)
+        except Exception as exc:
+            raise SampleSkipped(self._locate(sample), f"unreadable ({type(exc).__name__})", str(exc)) from exc
+        where = data.get("img_path", self._locate(sample))
+        for op, name in zip(self.ops, self.op_names):
+            try:
+                data = op(data)
+            except Exception as exc:
+                raise SampleSkipped(where, f"{name} raised {type(exc).__name__}", str(exc)) from exc
+            if data is None:
+                raise SampleSkipped(where, f"{name} dropped the sample")
+        return data
+
+    def _record_skip(self, skip: SampleSkipped) -> None:
+        self._unreported[skip.reason] += 1
+        self._warned[skip.reason] += 1
+        shown = self._warned[skip.reason]
+        if shown <= WARNINGS_PER_REASON:
+            tail = "; further skips for this reason are only counted" if shown == WARNINGS_PER_REASON else ""
+            logger.warning("skipped sample %s%s", skip, tail)
+
+    def take_skip_report(self) -> Dict[str, int]:
+        """Skip counts of this process not yet reported; clears them."""
+        report = dict(self._unreported)
+        self._unreported.clear()
+        return report
+
+    def add_skip_report(self, report: Dict[str, int]) -> None:
+        self.skipped.update(report)
+
+    def get_skip_stats(self) -> Dict[str, Any]:
+        """``{"total": n, "by_reason": {reason: n}}`` over everything read so far (all workers)."""
+        reasons = self.skipped + self._unreported
+        return {"total": sum(reasons.values()), "by_reason": dict(reasons)}
+
+    def _read(self, sample: int) -> Dict[str, Any]:
+        """The raw item ``{"img_path", "label", "image": bytes}`` for a global sample index."""
+        raise NotImplementedError
+
+    def _locate(self, sample: int) -> str:
+        """Where a sample comes from, for messages."""
+        raise NotImplementedError
+
+    def _source_of(self, sample: int) -> Tuple[int, int]:
+        """(source index, index inside the source) of a global sample index."""
+        source = int(np.searchsorted(self._offsets, sample, side="right")) - 1
+        return source, sample - int(self._offsets[source])

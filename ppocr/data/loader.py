@@ -1,0 +1,136 @@
+"""Build the batch stream for one config section (Train / Eval / Test)."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import paddle
+
+from ppocr.data.base_dataset import OCRDataset
+from ppocr.data.collate import BatchCollator
+from ppocr.utils.registry import DATASETS, ConfigError
+
+logger = logging.getLogger(__name__)
+
+SECTIONS = ("Train", "Eval", "Test")
+# Loader keys: (type, default); None marks a required key.
+LOADER_KEYS: Dict[str, Tuple[type, Any]] = {
+    "shuffle": (bool, None),
+    "drop_last": (bool, False),
+    "batch_size_per_card": (int, None),
+    "num_workers": (int, 0),
+    "use_shared_memory": (bool, True),
+}
+
+
+class OCRDataLoader:
+    """Iterates a paddle DataLoader and yields each batch as the list of tensors in KeepKeys order.
+
+    - Batches whose samples were all dropped (possible in eval mode only) are not yielded, so
+      the number of batches can be below ``len(self)``; the caller never sees an empty batch.
+    - Skip counts from worker processes are merged into ``dataset.get_skip_stats()``.
+    - Each iteration is one epoch: it redraws the dataset's ratio_list sample for the current
+      epoch, then advances the epoch. Call ``set_epoch(epoch)`` before iterating to pin it
+      (e.g. after resuming); it also sets the epoch of a distributed sampler's shuffle.
+    """
+
+    def __init__(self, loader: paddle.io.DataLoader, dataset: OCRDataset):
+        self.loader = loader
+        self.dataset = dataset
+        self.batch_sampler = loader.batch_sampler
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if hasattr(self.batch_sampler, "set_epoch"):
+            self.batch_sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[List[paddle.Tensor]]:
+        # Workers fork from this process when iteration starts: hand them a clean skip report
+        # and the epoch's draw (workers are not persistent, so they always see the current one).
+        self.dataset.add_skip_report(self.dataset.take_skip_report())
+        self.dataset.set_epoch(self.epoch)
+        if hasattr(self.batch_sampler, "set_epoch"):
+            self.batch_sampler.set_epoch(self.epoch)
+        self.epoch += 1
+        skipped_before = self.dataset.get_skip_stats()["total"]
+        for out in self.loader:
+            self.dataset.add_skip_report(out["skipped"])
+            if out["batch"] is not None:
+                yield out["batch"]
+        skipped = self.dataset.get_skip_stats()["total"] - skipped_before
+        if skipped:
+            logger.warning("%d sample(s) skipped in this pass over %s; totals by reason: %s",
+                           skipped, type(self.dataset).__name__, self.dataset.get_skip_stats()["by_reason"])
+
+
+def loader_options(config: Dict[str, Any], section: str) -> Dict[str, Any]:
+    """The checked ``{section}.loader`` settings with defaults filled in."""
+    raw = config[section].get("loader") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"must be a mapping, got {raw!r}", f"{section}.loader")
+    options = {}
+    for key, value in raw.items():
+        if key not in LOADER_KEYS:
+            raise ConfigError(f"unknown loader key; allowed: {', '.join(LOADER_KEYS)}", f"{section}.loader.{key}")
+        kind = LOADER_KEYS[key][0]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(f"must be {kind.__name__}, got {value!r}", f"{section}.loader.{key}")
+        options[key] = value
+    for key, (_, default) in LOADER_KEYS.items():
+        options.setdefault(key, default)
+    if options["shuffle"] is None:
+        options["shuffle"] = section == "Train"
+    if options["batch_size_per_card"] is None or options["batch_size_per_card"] < 1:
+        raise ConfigError("a positive integer is required", f"{section}.loader.batch_size_per_card")
+    if options["num_workers"] < 0:
+        raise ConfigError("must be 0 or more", f"{section}.loader.num_workers")
+    return options
+
+
+def build_dataset(config: Dict[str, Any], section: str, shuffle: bool, seed: Optional[int]) -> OCRDataset:
+    dataset_config = config[section].get("dataset")
+    if not isinstance(dataset_config, dict):
+        raise ConfigError(f"must be a mapping with a 'name', got {dataset_config!r}", f"{section}.dataset")
+    try:
+        return DATASETS.build(dataset_config, where=f"{section}.dataset", global_config=config.get("Global") or {},
+                              mode=section.lower(), shuffle=shuffle, seed=seed)
+    except ConfigError as exc:
+        if exc.where.startswith(f"{section}."):
+            raise
+        raise ConfigError(exc.message, f"{section}.dataset.{exc.where}" if exc.where else f"{section}.dataset") \
+            from None
+
+
+def build_dataloader(config: Dict[str, Any], mode: str, seed: Optional[int] = None,
+                     logger: Optional[logging.Logger] = None) -> Tuple[OCRDataset, OCRDataLoader]:
+    """Dataset and loader for ``config[mode]`` (mode: Train, Eval or Test).
+
+    Train batches come from a DistributedBatchSampler, which shards across ranks under
+    ``paddle.distributed.launch`` and is a plain sampler in a single process. ``seed`` defaults
+    to ``Global.seed``.
+    """
+    log = logger or logging.getLogger(__name__)
+    if mode not in SECTIONS:
+        raise ConfigError(f"mode must be one of {', '.join(SECTIONS)}, got {mode!r}")
+    if not isinstance(config.get(mode), dict):
+        raise ConfigError("section is missing or not a mapping", mode)
+    options = loader_options(config, mode)
+    if seed is None:
+        seed = (config.get("Global") or {}).get("seed")
+    dataset = build_dataset(config, mode, options["shuffle"], seed)
+    if mode == "Train":
+        sampler = paddle.io.DistributedBatchSampler(dataset, batch_size=options["batch_size_per_card"],
+                                                    shuffle=options["shuffle"], drop_last=options["drop_last"])
+    else:
+        sampler = paddle.io.BatchSampler(dataset=dataset, batch_size=options["batch_size_per_card"],
+                                         shuffle=options["shuffle"], drop_last=options["drop_last"])
+    loader = paddle.io.DataLoader(dataset, batch_sampler=sampler, collate_fn=BatchCollator(dataset),
+                                  num_workers=options["num_workers"],
+                                  use_shared_memory=options["use_shared_memory"], return_list=True)
+    log.info("%s: %s with %d samples, %d batches of %d", mode, type(dataset).__name__, len(dataset),
+             len(loader), options["batch_size_per_card"])
+    return dataset, OCRDataLoader(loader, dataset)

@@ -1,0 +1,74 @@
+"""Predict with a training checkpoint (no export): what ``tools/infer_*.py`` use to check a model quickly."""
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+import paddle
+
+from ppocr.data.imaug import create_operators, transform
+from ppocr.modeling.architectures import build_model, with_class_count
+from ppocr.postprocess import build_post_process
+from ppocr.utils.checkpoint import load_params_file
+from ppocr.utils.registry import ConfigError
+
+logger = logging.getLogger(__name__)
+
+_KEEP_BY_TYPE = {"rec": ["image"], "cls": ["image"], "det": ["image", "shape"]}
+
+
+def _infer_ops(config: Dict[str, Any], model_type: str) -> List[Dict[str, Any]]:
+    ops = copy.deepcopy(((config.get("Eval") or {}).get("dataset") or {}).get("transforms") or [])
+    result = []
+    for entry in ops:
+        (name, args), = entry.items()
+        if name.endswith("LabelEncode"):
+            continue
+        if name == "KeepKeys":
+            args = {"keep_keys": _KEEP_BY_TYPE.get(model_type, ["image"])}
+        result.append({name: args})
+    if not result:
+        raise ConfigError("inference from a checkpoint needs the Eval transforms", "Eval.dataset.transforms")
+    return result
+
+
+class CheckpointPredictor:
+    """Model + preprocess + postprocess from a training config and its weights."""
+
+    def __init__(self, config: Dict[str, Any], weights: Optional[str] = None):
+        g = config.get("Global") or {}
+        weights = weights or g.get("checkpoints") or g.get("pretrained_model")
+        if not weights:
+            raise ConfigError("set Global.pretrained_model or Global.checkpoints to the weights to use",
+                              "Global.pretrained_model")
+        self.model_type = config["Architecture"].get("model_type", "")
+        self.post_process = build_post_process(config["PostProcess"], g)
+        arch = with_class_count(config["Architecture"], self.post_process)
+        self.model = build_model(arch)
+        self.model.set_state_dict(load_params_file(weights))
+        self.model.eval()
+        self.ops = create_operators(_infer_ops(config, self.model_type), g, where="Eval.dataset.transforms")
+
+    def predict_file(self, path: str) -> Any:
+        with open(path, "rb") as f:
+            data = {"img_path": path, "image": f.read()}
+        batch = transform(data, self.ops)
+        if batch is None:
+            raise ValueError("preprocessing dropped the image")
+        images = paddle.to_tensor(np.expand_dims(batch[0], 0))
+        with paddle.no_grad():
+            preds = self.model(images)
+        if self.model_type == "det":
+            return self.post_process(preds, np.expand_dims(batch[1], 0))[0]
+        return self.post_process(preds)[0]
+
+    def predict_files(self, paths: List[str]) -> Iterator[Tuple[str, Any, Optional[str]]]:
+        """Yield ``(path, result, error)``; a bad file gives an error string instead of stopping."""
+        for path in paths:
+            try:
+                yield path, self.predict_file(path), None
+            except Exception as exc:  # one bad image must not stop a batch run
+                logger.warning("skipped %s: %s", path, exc)
+                yield path, None, str(exc) or type(exc).__name__

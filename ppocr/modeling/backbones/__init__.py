@@ -1,0 +1,5 @@
+from ppocr.utils.registry import BACKBONES, import_submodules
+
+import_submodules(__name__)
+
+__all__ = ["BACKBONES"]

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install ppocr and everything it needs (CPU). `bash tools/install.sh test` adds the test tools.
+# GPU servers: install paddlepaddle-gpu 3.x first; pip then keeps it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PIP="python -m pip install --disable-pip-version-check -q"
+if ! python -c "import paddle" 2>/dev/null; then
+  $PIP "paddlepaddle==3.3.1"
+fi
+$PIP -r requirements.txt
+# albumentations declares opencv-python-headless, which would overwrite opencv-python's cv2:
+# install it without dependencies and add the ones it really needs.
+$PIP --no-deps "albumentations==2.0.8" "albucore==0.0.24"
+$PIP "pydantic>=2.9" "stringzilla>=3.10.4" "simsimd>=5.9.2" "scipy>=1.10"
+$PIP --no-deps -e .
+if [[ "${1:-}" == "test" ]]; then
+  $PIP "pytest>=7" "pytest-timeout>=2"
+fi
+python -c "import cv2, paddle, albumentations, ppocr" \
+  || { echo "install check failed: cv2/paddle/albumentations/ppocr do not import" >&2; exit 1; }
