@@ -77,8 +77,8 @@ def rec_lines(ids):
 
 
 def ids_of(dataset):
-    """Sample ids of the current epoch, without running the operators."""
-    return [int(dataset.samples[int(s)][1][1:]) for s in dataset._order]
+    """Sample ids of the current epoch, in dataset order."""
+    return [int(dataset[i][1]) for i in range(len(dataset))]
 
 
 def sample_ids(loader):
@@ -198,6 +198,7 @@ def test_eval_drops_bad_samples_without_duplicates(image_dir, tmp_path, num_work
     batches = [ids.numpy().tolist() for _, ids in loader]
     assert batches == [[0, 1], [4, 5], [6, 7], [8]]
     stats = ds.get_skip_stats()
+    assert ds.skipped == stats
     assert stats["total"] == 3  # ds[2] above plus one pass over the loader
     assert stats["by_reason"] == {"TestDatasetsDecode raised ValueError": 2,
                                   "TestDatasetsDropLabel dropped the sample": 1}
@@ -210,7 +211,7 @@ def make_lmdb(path, ids):
 
 
 def lmdb_ids(ds):
-    return sorted(int(ds[i][1]) for i in range(len(ds)))
+    return sorted(ids_of(ds))
 
 
 def test_lmdb_single_nested_and_several_dirs(tmp_path):
@@ -286,10 +287,16 @@ def test_drop_last_and_epochs_redraw(image_dir, tmp_path):
                "transforms": TRANSFORMS, "ratio_list": 0.55}
     ds, loader = build_dataloader(make_config(dataset, 4, drop_last=True), "Train", seed=1)
     assert len(ds) == 11 and len(loader) == 2
-    first, second = sample_ids(loader), sample_ids(loader)
+    first = sample_ids(loader)
+    loader.set_epoch(1)
+    second = sample_ids(loader)
     assert len(first) == len(second) == 8 and sorted(first) != sorted(second)
-    loader.set_epoch(0)
+    ds.set_epoch(0)  # what a trainer may call instead of loader.set_epoch
+    loader.batch_sampler.set_epoch(0)
     assert sample_ids(loader) == first
+
+    _, eval_loader = build_dataloader(make_config(dataset, 4, mode="Eval"), "Eval", seed=1)
+    assert sample_ids(eval_loader) == sample_ids(eval_loader)  # evaluations compare the same draw
 
 
 def test_loader_config_errors(image_dir, tmp_path):

@@ -154,7 +154,8 @@ def test_crop_never_cuts_a_cared_box(seed):
     height, width = int(rng.integers(200, 500)), int(rng.integers(200, 700))
     polys, ignore = random_boxes(rng, height, width, int(rng.integers(1, 12)))
     np.random.seed(seed)
-    x0, y0, x1, y1 = choose_crop(polys, ignore, height, width, max_tries=50, min_crop_side_ratio=0.1)
+    ratio = 0.0 if seed % 2 else 0.1  # 0 lets 1-px crops through: edges at the image border
+    x0, y0, x1, y1 = choose_crop(polys, ignore, height, width, max_tries=50, min_crop_side_ratio=ratio)
     assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
     inside_any = False
     for poly in polys[~ignore]:
@@ -203,6 +204,9 @@ def test_crop_falls_back_to_whole_image_and_can_stretch():
     np.testing.assert_allclose(out["polys"][:, :, 0], (polys[:, :, 0] + 0.5) * 2 - 0.5, atol=1e-4)
     # only ignored boxes: nothing to keep, whole image
     assert choose_crop(polys, np.array([True, True]), 100, 200) == (0, 0, 200, 100)
+    # a cared box pushed out of the image by augmentation cannot be kept
+    outside = np.array([rect(-100, -50, -10, -5)], np.float32)
+    assert choose_crop(outside, np.array([False]), 100, 200) == (0, 0, 200, 100)
 
 
 # ---------------------------------------------------------------- IaaAugment

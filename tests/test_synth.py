@@ -72,7 +72,7 @@ def test_ink_stays_inside_crop(font, rotation, blur, perspective):
     gray = image.max(axis=2)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     assert border.max() < 40, "the border rows and columns must be background"
-    assert (gray > 128).mean() > 0.1
+    assert (gray > 64).mean() > 0.1
 
 
 def test_crop_is_tight_around_the_text(font):
@@ -110,7 +110,7 @@ def test_sampler_respects_charset_lengths_and_words():
     for line in (english(rng) for _ in range(50)):
         words = line.split(" ")
         assert 2 <= len(words) <= 3 and all(3 <= len(w) <= 8 for w in words)
-    with pytest.raises(ValueError, match="space"):
+    with pytest.raises(ValueError, match="in the charset"):
         TextSampler("abc", words=(1, 2))
 
 

@@ -63,7 +63,7 @@ class OCRDataset(paddle.io.Dataset):
 
     Skip counts are kept per process: ``take_skip_report`` hands over the counts not yet
     reported (the collate function ships them with each batch from worker processes) and
-    ``add_skip_report`` merges them into ``skipped`` in the main process.
+    ``add_skip_report`` merges them in the main process, where ``skipped`` shows them all.
     """
 
     def __init__(self, transforms: Optional[List[Any]], global_config: Optional[Dict[str, Any]],
@@ -77,7 +77,7 @@ class OCRDataset(paddle.io.Dataset):
         self.ops: List[Callable] = create_operators(transforms, global_config)
         self.op_names = [next(iter(entry)) for entry in transforms or []]
         self.epoch = 0
-        self.skipped: collections.Counter = collections.Counter()
+        self._reported: collections.Counter = collections.Counter()
         self._unreported: collections.Counter = collections.Counter()
         self._warned: collections.Counter = collections.Counter()
         self._offsets = np.zeros(1, dtype=np.int64)
@@ -115,21 +115,23 @@ class OCRDataset(paddle.io.Dataset):
         """The transformed sample; in train mode a rejected sample is replaced by a random other
         one, in eval/test mode it becomes None (the collate function drops it)."""
         sample = int(self._order[index])
-        draws = MAX_DRAWS if self.mode == "train" else 1
+        if self.mode != "train":
+            try:
+                return self._prepare(sample)
+            except SampleSkipped as skip:
+                self._record_skip(skip)
+                return None
         # Replacements depend on (seed, epoch, index) only: same data whatever the worker count.
         rng = random.Random(f"{self.seed}:{self.epoch}:{index}")
-        last = None
-        for _ in range(draws):
+        for _ in range(MAX_DRAWS):
             try:
                 return self._prepare(sample)
             except SampleSkipped as skip:
                 self._record_skip(skip)
                 last = skip
             sample = int(self._order[rng.randrange(len(self._order))])
-        if self.mode == "train":
-            raise DataError(f"{draws} samples in a row could not be used, last {last}; "
-                            f"check the data and the transforms")
-        return None
+        raise DataError(f"{MAX_DRAWS} samples in a row could not be used, last {last}; "
+                        f"check the data and the transforms")
 
     def _prepare(self, sample: int) -> Any:
         # Operators run one by one (not via imaug.transform) so a skip can name the operator.
@@ -162,12 +164,17 @@ class OCRDataset(paddle.io.Dataset):
         return report
 
     def add_skip_report(self, report: Dict[str, int]) -> None:
-        self.skipped.update(report)
+        self._reported.update(report)
 
     def get_skip_stats(self) -> Dict[str, Any]:
         """``{"total": n, "by_reason": {reason: n}}`` over everything read so far (all workers)."""
-        reasons = self.skipped + self._unreported
+        reasons = self._reported + self._unreported
         return {"total": sum(reasons.values()), "by_reason": dict(reasons)}
+
+    @property
+    def skipped(self) -> Dict[str, Any]:
+        """Same as ``get_skip_stats()``."""
+        return self.get_skip_stats()
 
     def _read(self, sample: int) -> Dict[str, Any]:
         """The raw item ``{"img_path", "label", "image": bytes}`` for a global sample index."""

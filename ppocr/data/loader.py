@@ -27,35 +27,30 @@ class OCRDataLoader:
     """Iterates a paddle DataLoader and yields each batch as the list of tensors in KeepKeys order.
 
     - Batches whose samples were all dropped (possible in eval mode only) are not yielded, so
-      the number of batches can be below ``len(self)``; the caller never sees an empty batch.
+      the number of batches can be below ``len(self)``; the caller never sees None or an empty batch.
     - Skip counts from worker processes are merged into ``dataset.get_skip_stats()``.
-    - Each iteration is one epoch: it redraws the dataset's ratio_list sample for the current
-      epoch, then advances the epoch. Call ``set_epoch(epoch)`` before iterating to pin it
-      (e.g. after resuming); it also sets the epoch of a distributed sampler's shuffle.
+    - Call ``set_epoch(epoch)`` before each training epoch: it redraws the dataset's ratio_list
+      sample and seeds the sampler's shuffle (calling ``dataset.set_epoch`` and
+      ``batch_sampler.set_epoch`` does the same). Workers are started per pass, so they see it.
     """
 
     def __init__(self, loader: paddle.io.DataLoader, dataset: OCRDataset):
         self.loader = loader
         self.dataset = dataset
         self.batch_sampler = loader.batch_sampler
-        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.loader)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.dataset.set_epoch(epoch)
         if hasattr(self.batch_sampler, "set_epoch"):
             self.batch_sampler.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[List[paddle.Tensor]]:
-        # Workers fork from this process when iteration starts: hand them a clean skip report
-        # and the epoch's draw (workers are not persistent, so they always see the current one).
+        # Workers fork from this process when iteration starts: settle this process's skip
+        # counts first so the workers' copies start empty and nothing is counted twice.
         self.dataset.add_skip_report(self.dataset.take_skip_report())
-        self.dataset.set_epoch(self.epoch)
-        if hasattr(self.batch_sampler, "set_epoch"):
-            self.batch_sampler.set_epoch(self.epoch)
-        self.epoch += 1
         skipped_before = self.dataset.get_skip_stats()["total"]
         for out in self.loader:
             self.dataset.add_skip_report(out["skipped"])

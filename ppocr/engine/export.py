@@ -65,19 +65,24 @@ def input_spec(config: Dict[str, Any]) -> paddle.static.InputSpec:
 
 
 class _ExportWrapper(paddle.nn.Layer):
-    """Inference graphs take only the image; training-time extra inputs are dropped."""
+    """Inference graphs take only the image and return one tensor (probabilities or maps)."""
 
-    def __init__(self, model: paddle.nn.Layer):
+    def __init__(self, model: paddle.nn.Layer, output_key: Optional[str]):
         super().__init__()
         self.model = model
+        self.output_key = output_key
 
     def forward(self, x):
         out = self.model(x)
-        if isinstance(out, dict):
-            for key in ("head_out", "maps"):
-                if key in out:
-                    return out[key]
+        if self.output_key is not None:
+            out = out[self.output_key]
         return out
+
+
+def _output_key(arch: Dict[str, Any]) -> Optional[str]:
+    if arch.get("model_type") == "det":
+        return "maps"
+    return "head_out" if arch.get("return_all_feats") else None
 
 
 def inference_meta(config: Dict[str, Any], post_process: Any) -> Dict[str, Any]:
@@ -122,7 +127,7 @@ def export_model(config: Dict[str, Any], save_dir: Optional[str] = None,
     model.set_state_dict(params)
     model.eval()
     spec = input_spec(config)
-    static = paddle.jit.to_static(_ExportWrapper(model), input_spec=[spec], full_graph=True)
+    static = paddle.jit.to_static(_ExportWrapper(model, _output_key(config["Architecture"])), input_spec=[spec], full_graph=True)
     os.makedirs(save_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".export.", dir=save_dir) as tmp:
         paddle.jit.save(static, os.path.join(tmp, "inference"))

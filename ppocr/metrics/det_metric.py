@@ -32,14 +32,18 @@ class DetMetric:
 
     def __call__(self, preds: List[Dict[str, Any]], batch: Sequence[Any]) -> None:
         if len(batch) < 4:
-            raise ValueError(f"DetMetric: batch must be [image, shape_list, polys, ignore_tags], got {len(batch)} item(s)")
+            raise ValueError(
+                f"DetMetric: batch must be [image, shape_list, polys, ignore_tags], got {len(batch)} item(s)"
+            )
         gt_batch, ignore_batch = _to_numpy(batch[2]), _to_numpy(batch[3])
         if not (len(preds) == len(gt_batch) == len(ignore_batch)):
             raise ValueError(
-                f"DetMetric: {len(preds)} predictions, {len(gt_batch)} polygon sets, {len(ignore_batch)} ignore-tag sets"
+                f"DetMetric: {len(preds)} predictions, {len(gt_batch)} polygon sets, "
+                f"{len(ignore_batch)} ignore-tag sets"
             )
         for pred, gt_polys, ignore_tags in zip(preds, gt_batch, ignore_batch):
-            result = match_detections(list(gt_polys), list(pred["points"]), np.asarray(ignore_tags).reshape(-1).tolist())
+            ignore = np.asarray(ignore_tags).reshape(-1).tolist()
+            result = match_detections(list(gt_polys), list(pred["points"]), ignore)
             self.matched += result.matched
             self.gt_care += result.gt_care
             self.det_care += result.det_care

@@ -33,8 +33,13 @@ class MatchResult:
 
 
 def to_polygon(points: Sequence[Sequence[float]]) -> Tuple[Optional[shapely.Geometry], str]:
-    """A shapely polygon of positive area, repairing self-intersections; (None, why) if impossible."""
+    """A shapely polygon of positive area, repairing self-intersections; (None, why) if impossible.
+
+    A polygon whose points all coincide is batch padding ("padding"), not bad data.
+    """
     coords = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(coords) and np.ptp(coords, axis=0).max() == 0:
+        return None, "padding"
     if len(coords) < 3 or not np.isfinite(coords).all():
         return None, "fewer than 3 finite points"
     polygon = Polygon(coords)
@@ -53,7 +58,7 @@ def _polygons(polys: Sequence, kind: str) -> List[Optional[shapely.Geometry]]:
     for points in polys:
         polygon, why = to_polygon(points)
         repaired += why == "repaired"
-        skipped += polygon is None
+        skipped += polygon is None and why != "padding"
         out.append(polygon)
     if repaired or skipped:
         logger.warning("%s polygons: %d self-intersecting repaired, %d degenerate skipped", kind, repaired, skipped)

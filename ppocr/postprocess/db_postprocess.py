@@ -18,6 +18,13 @@ SCORE_MODES = ("fast", "slow")
 BOX_TYPES = ("quad", "poly")
 
 
+def check_modes(score_mode: str, box_type: str) -> None:
+    if score_mode not in SCORE_MODES:
+        raise ConfigError(f"DBPostProcess score_mode must be one of {SCORE_MODES}, got {score_mode!r}")
+    if box_type not in BOX_TYPES:
+        raise ConfigError(f"DBPostProcess box_type must be one of {BOX_TYPES}, got {box_type!r}")
+
+
 def order_points_clockwise(box: np.ndarray) -> np.ndarray:
     """Order 4 points top-left, top-right, bottom-right, bottom-left (image y axis points down).
 
@@ -59,7 +66,8 @@ def unclip(polygon: np.ndarray, unclip_ratio: float) -> Optional[np.ndarray]:
         return None
     distance = cv2.contourArea(contour) * unclip_ratio / perimeter
     offset = pyclipper.PyclipperOffset()
-    offset.AddPath(np.round(contour.reshape(-1, 2)).astype(np.int64).tolist(), pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON)
+    path = np.round(contour.reshape(-1, 2)).astype(np.int64).tolist()
+    offset.AddPath(path, pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON)
     grown = offset.Execute(distance)
     if not grown:
         return None
@@ -92,6 +100,7 @@ def boxes_from_prob_map(
     ``(boxes, scores)``: an int32 K×4×2 array for ``quad``, a list of int32 M×2 polygons for
     ``poly``; coordinates in the source image, clipped to it.
     """
+    check_modes(score_mode, box_type)
     prob_map = np.ascontiguousarray(prob_map, dtype=np.float32)
     src_h, src_w, ratio_h, ratio_w = (float(v) for v in shape)
     if ratio_h <= 0 or ratio_w <= 0:
@@ -154,10 +163,7 @@ class DBPostProcess:
         score_mode: str = "fast",
         box_type: str = "quad",
     ):
-        if score_mode not in SCORE_MODES:
-            raise ConfigError(f"DBPostProcess score_mode must be one of {SCORE_MODES}, got {score_mode!r}")
-        if box_type not in BOX_TYPES:
-            raise ConfigError(f"DBPostProcess box_type must be one of {BOX_TYPES}, got {box_type!r}")
+        check_modes(score_mode, box_type)
         self.params = dict(
             thresh=thresh,
             box_thresh=box_thresh,
@@ -174,6 +180,8 @@ class DBPostProcess:
         ``shape_list``: N×4 ``[src_h, src_w, ratio_h, ratio_w]``; the whole eval batch
         ``[image, shape_list, ...]`` is accepted too; None means the map is the source image.
         """
+        if isinstance(outs_dict, dict) and "maps" not in outs_dict:
+            raise ValueError(f"DBPostProcess: preds must hold 'maps', got keys {sorted(outs_dict)}")
         maps = _to_numpy(outs_dict["maps"] if isinstance(outs_dict, dict) else outs_dict)
         if maps.ndim == 4:
             maps = maps[:, 0]

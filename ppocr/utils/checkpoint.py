@@ -103,7 +103,8 @@ def load_pretrained(model: paddle.nn.Layer, path: str) -> Dict[str, list]:
         to_load[key] = src
         report["loaded"].append(key)
     report["unexpected"] = [k for k in params if k not in own]
-    model.set_state_dict(to_load)
+    # parameters not loaded keep their current values (listed in the report, not re-warned by paddle)
+    model.set_state_dict({key: to_load.get(key, value) for key, value in own.items()})
     logger.info("loaded %d/%d parameters from %s", len(report["loaded"]), len(own), path)
     for kind in ("missing", "unexpected", "shape_mismatch"):
         for item in report[kind]:

@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
 from ppocr.utils.registry import OPERATORS
-
-logger = logging.getLogger(__name__)
 
 # transcriptions that mark a region as "do not care" (PaddleOCR / ICDAR convention)
 IGNORE_TEXTS = ("###", "*")

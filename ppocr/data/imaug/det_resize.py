@@ -30,12 +30,14 @@ def _to_stride(value: float) -> int:
 def _check_options(limit_side_len: Optional[int], limit_type: Optional[str], resize_long: Optional[int],
                    image_shape: Optional[Sequence[int]], max_side_limit: int) -> None:
     if limit_type is not None and limit_type not in LIMIT_TYPES:
-        raise ConfigError(f"limit_type must be one of {', '.join(LIMIT_TYPES)}, got {limit_type!r}", "DetResizeForTest")
+        raise ConfigError(f"limit_type must be one of {', '.join(LIMIT_TYPES)}, got {limit_type!r}",
+                          "DetResizeForTest")
     for key, value in (("limit_side_len", limit_side_len), ("resize_long", resize_long),
                        ("max_side_limit", max_side_limit)):
         if value is not None and not value > 0:
             raise ConfigError(f"{key} must be > 0, got {value!r}", "DetResizeForTest")
-    if image_shape is not None and (len(image_shape) != 2 or not all(isinstance(v, (int, float)) and v > 0 for v in image_shape)):
+    valid_sides = image_shape is not None and all(isinstance(v, (int, float)) and v > 0 for v in image_shape)
+    if image_shape is not None and (len(image_shape) != 2 or not valid_sides):
         raise ConfigError(f"image_shape must be [height, width] > 0, got {image_shape!r}", "DetResizeForTest")
 
 
@@ -67,7 +69,7 @@ def det_resize_shape(src_h: int, src_w: int, limit_side_len: Optional[int] = Non
         resize_h, resize_w = _to_stride(int(src_h * ratio)), _to_stride(int(src_w * ratio))
     if max(resize_h, resize_w) > max_side_limit:
         fit = max_side_limit / max(resize_h, resize_w)
-        capped = (max(int(resize_h * fit) // STRIDE * STRIDE, STRIDE), max(int(resize_w * fit) // STRIDE * STRIDE, STRIDE))
+        capped = tuple(max(int(side * fit) // STRIDE * STRIDE, STRIDE) for side in (resize_h, resize_w))
         logger.warning("detection input %dx%d would exceed max_side_limit=%d; using %dx%d",
                        resize_h, resize_w, max_side_limit, *capped)
         resize_h, resize_w = capped
@@ -80,7 +82,8 @@ def resize_for_det(img: np.ndarray, limit_side_len: Optional[int] = None, limit_
                    max_side_limit: int = DEFAULT_MAX_SIDE_LIMIT) -> Tuple[np.ndarray, Tuple[float, float]]:
     """Resize an image for the detector; returns it with (ratio_h, ratio_w) = resized / source."""
     if img is None or img.ndim < 2 or img.shape[0] == 0 or img.shape[1] == 0:
-        raise ValueError(f"image to resize must be a non-empty H×W[×C] array, got shape {getattr(img, 'shape', None)}")
+        shape = getattr(img, "shape", None)
+        raise ValueError(f"image to resize must be a non-empty H×W[×C] array, got shape {shape}")
     src_h, src_w = img.shape[:2]
     resize_h, resize_w = det_resize_shape(src_h, src_w, limit_side_len, limit_type, resize_long, image_shape,
                                           keep_ratio, max_side_limit)
@@ -90,7 +93,12 @@ def resize_for_det(img: np.ndarray, limit_side_len: Optional[int] = None, limit_
 
 @OPERATORS.register()
 class DetResizeForTest:
-    """Resize ``image`` for evaluation/inference and record ``shape`` = [src_h, src_w, ratio_h, ratio_w]."""
+    """Resize ``image`` for evaluation/inference and record ``shape`` = [src_h, src_w, ratio_h, ratio_w].
+
+    ``polys`` are left in source coordinates: post-processing maps predictions back with the ratios.
+    Fixed ``image_shape`` sides are rounded to multiples of 32 too; ``max_side_limit`` (PaddleOCR 3's
+    guard) caps the longer output side for extreme aspect ratios.
+    """
 
     def __init__(self, limit_side_len: Optional[int] = None, limit_type: Optional[str] = None,
                  resize_long: Optional[int] = None, image_shape: Optional[list] = None, keep_ratio: bool = False,

@@ -9,7 +9,6 @@ albumentations is imported on first use: it takes seconds to import and inferenc
 """
 from __future__ import annotations
 
-import logging
 import os
 from numbers import Number
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -18,8 +17,6 @@ import cv2
 import numpy as np
 
 from ppocr.utils.registry import OPERATORS, ConfigError
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_AUGMENTERS: List[Dict[str, Any]] = [
     {"type": "Fliplr", "args": {"p": 0.5}},

@@ -1,15 +1,12 @@
 """DBNet threshold-map target: a ridge along every text border, highest on the border itself."""
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict
 
 import numpy as np
 
 from ppocr.data.imaug.make_shrink_map import fill_polygons, offset_distance, offset_polygon
 from ppocr.utils.registry import OPERATORS
-
-logger = logging.getLogger(__name__)
 
 
 def distance_to_polygon_edges(xs: np.ndarray, ys: np.ndarray, poly: np.ndarray) -> np.ndarray:

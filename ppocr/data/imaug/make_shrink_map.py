@@ -5,7 +5,6 @@ Also home of the polygon offset helpers the border map shares: the DB paper's of
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, List
 
 import cv2
@@ -13,8 +12,6 @@ import numpy as np
 import pyclipper
 
 from ppocr.utils.registry import OPERATORS
-
-logger = logging.getLogger(__name__)
 
 # pyclipper works on integers; scaling keeps sub-pixel precision of the offset polygons
 _CLIPPER_SCALE = 256.0

@@ -1,15 +1,12 @@
 """Random crop for detection training that never cuts a text box, then a resize to the training size."""
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, List, Tuple
 
 import cv2
 import numpy as np
 
 from ppocr.utils.registry import OPERATORS, ConfigError
-
-logger = logging.getLogger(__name__)
 
 
 def _pixel_spans(polys: np.ndarray, axis: int, size: int) -> np.ndarray:
@@ -41,6 +38,12 @@ def _draw_edges(runs: List[np.ndarray]) -> Tuple[int, int]:
     return min(first, second), max(first, second)
 
 
+def _cuts(spans: np.ndarray, first: int, last: int) -> bool:
+    """Whether the crop edges split a span; possible only at the image borders, which are always edges."""
+    return bool(((spans[:, 0] < first) & (spans[:, 1] >= first)).any()
+                or ((spans[:, 0] <= last) & (spans[:, 1] > last)).any())
+
+
 def choose_crop(polys: np.ndarray, ignore_tags: np.ndarray, height: int, width: int,
                 max_tries: int = 50, min_crop_side_ratio: float = 0.1) -> Tuple[int, int, int, int]:
     """A crop ``(x0, y0, x1, y1)`` (slice bounds) holding at least one whole cared-for box.
@@ -53,6 +56,10 @@ def choose_crop(polys: np.ndarray, ignore_tags: np.ndarray, height: int, width: 
     if len(polys) == 0:
         return whole
     care = polys[~np.asarray(ignore_tags, dtype=bool)]
+    # boxes an augmentation pushed entirely out of the image cannot be kept by any crop
+    visible = ((care[:, :, 0].max(axis=1) >= 0) & (care[:, :, 0].min(axis=1) <= width - 1)
+               & (care[:, :, 1].max(axis=1) >= 0) & (care[:, :, 1].min(axis=1) <= height - 1))
+    care = care[visible]
     if len(care) == 0:
         return whole
     x_spans, y_spans = _pixel_spans(care, 0, width), _pixel_spans(care, 1, height)
@@ -64,7 +71,7 @@ def choose_crop(polys: np.ndarray, ignore_tags: np.ndarray, height: int, width: 
             continue
         inside = ((x_spans[:, 0] >= x0) & (x_spans[:, 1] <= x_last)
                   & (y_spans[:, 0] >= y0) & (y_spans[:, 1] <= y_last))
-        if inside.any():
+        if inside.any() and not (_cuts(x_spans, x0, x_last) or _cuts(y_spans, y0, y_last)):
             return x0, y0, x_last + 1, y_last + 1
     return whole
 

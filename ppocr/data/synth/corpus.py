@@ -99,8 +99,8 @@ class TextSampler:
                  word_list: Optional[Sequence[str]] = ENGLISH_WORDS) -> None:
         self.chars = load_charset(charset)
         self.visible = [ch for ch in self.chars if not ch.isspace()]
-        self.length = _check_range("length", length, minimum=1)
-        self.words = _check_range("words", words, minimum=1)
+        self.length = check_range("length", length, minimum=1)
+        self.words = check_range("words", words, minimum=1)
         if self.words[1] > 1 and " " not in self.chars:
             raise ValueError("words: lines of several words need ' ' in the charset")
         if not 0.0 <= word_ratio <= 1.0:
@@ -129,7 +129,8 @@ class TextSampler:
         return " ".join(self.word(rng) for _ in range(n))
 
 
-def _check_range(name: str, value: Sequence[int], minimum: int) -> LengthRange:
+def check_range(name: str, value: Sequence[int], minimum: int) -> LengthRange:
+    """``value`` as an ordered (min, max) pair of ints no smaller than ``minimum``, or a ValueError naming it."""
     try:
         low, high = (int(v) for v in value)
     except (TypeError, ValueError):

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from shapely.geometry import Polygon
 
-from ppocr.data.synth.corpus import TextSampler
+from ppocr.data.synth.corpus import TextSampler, check_range
 from ppocr.data.synth.fonts import fonts_for_charset
 from ppocr.data.synth.text_line import (BACKGROUNDS, box_corners, composite, distort_corners, draw_text_mask,
                                         luma, make_background, pick_colors, text_color_against, warp_mask)
@@ -96,10 +96,12 @@ def render_page(rng: np.random.Generator, size: Tuple[int, int] = (640, 640),
     width, height = int(size[0]), int(size[1])
     if width < 32 or height < 32:
         raise ValueError(f"size: expected at least 32x32 pixels, got {size}")
+    num_lines = check_range("num_lines", num_lines, minimum=0)
+    size_range = check_range("font_size", font_size, minimum=5) if font_size else None
     sampler = sampler or default_page_sampler()
     fonts = list(fonts) if fonts else fonts_for_charset(sampler.chars)
     short_side = min(width, height)
-    size_range = font_size or (max(10, short_side // 40), max(12, short_side // 10))
+    size_range = size_range or (max(10, short_side // 40), max(12, short_side // 10))
     kind = background or BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
 
     base, _ = pick_colors(rng)
