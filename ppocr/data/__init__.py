@@ -1,8 +1,32 @@
-"""Datasets, operators and batching: from label files or LMDBs to batches of tensors."""
-from ppocr.data import imaug  # noqa: F401  (fills the OPERATORS registry)
-from ppocr.data.errors import DataError
-from ppocr.data.lmdb_dataset import LMDBDataSet
-from ppocr.data.loader import OCRDataLoader, build_dataloader
-from ppocr.data.simple_dataset import SimpleDataSet
+"""Datasets, operators and batching: from label files or LMDBs to batches of tensors.
 
-__all__ = ["DataError", "LMDBDataSet", "OCRDataLoader", "SimpleDataSet", "build_dataloader"]
+The dataset and loader classes import paddle; they load on first use so that inference and the
+synthetic-data tools, which only need operators, start without it.
+"""
+import importlib
+
+from ppocr.data.errors import DataError
+
+_LAZY = {
+    "LMDBDataSet": "ppocr.data.lmdb_dataset",
+    "SimpleDataSet": "ppocr.data.simple_dataset",
+    "OCRDataLoader": "ppocr.data.loader",
+    "build_dataloader": "ppocr.data.loader",
+}
+
+__all__ = ["DataError", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ppocr.data' has no attribute '{name}'")
+
+
+def register_datasets() -> None:
+    """Fill the DATASETS and OPERATORS registries (config validation needs them)."""
+    importlib.import_module("ppocr.data.imaug")
+    for module in sorted(set(_LAZY.values())):
+        importlib.import_module(module)

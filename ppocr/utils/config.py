@@ -185,7 +185,9 @@ def _check_component(registry, section: Any, where: str, extra: Iterable[str] = 
 
 def _import_components() -> None:
     # Importing the packages fills the registries the validator checks against.
-    import ppocr.data  # noqa: F401
+    import ppocr.data
+
+    ppocr.data.register_datasets()
     import ppocr.losses  # noqa: F401
     import ppocr.metrics  # noqa: F401
     import ppocr.modeling.architectures  # noqa: F401
@@ -230,8 +232,11 @@ def _validate(config: Dict[str, Any], require: Iterable[str]) -> None:
                 raise ConfigError("missing required key 'model_type'", "Architecture")
             parts = (("Transform", TRANSFORMS, ()), ("Backbone", BACKBONES, ()),
                      ("Neck", NECKS, ()), ("Head", HEADS, ("out_channels",)))
+            from ppocr.modeling.backbones import resolve_backbone
+
+            sections = dict(arch, Backbone=resolve_backbone(arch["model_type"], arch.get("Backbone")))
             for key, registry, extra in parts:
-                _check_component(registry, arch.get(key), f"Architecture.{key}", extra=("in_channels",) + extra)
+                _check_component(registry, sections.get(key), f"Architecture.{key}", extra=("in_channels",) + extra)
 
     _check_component(LOSSES, config.get("Loss"), "Loss")
     _check_component(POSTPROCESS, config.get("PostProcess"), "PostProcess",

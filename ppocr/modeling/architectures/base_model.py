@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional
 import paddle
 import paddle.nn as nn
 
-import ppocr.modeling.backbones  # noqa: F401  (registers backbones)
+from ppocr.modeling.backbones import resolve_backbone
 import ppocr.modeling.heads  # noqa: F401  (registers heads)
 import ppocr.modeling.necks  # noqa: F401  (registers necks)
 import ppocr.modeling.transforms  # noqa: F401  (registers transforms)
@@ -53,7 +53,8 @@ class BaseModel(nn.Layer):
         if self.use_transform:
             self.transform = _build_part(TRANSFORMS, Transform, "Architecture.Transform", in_channels)
             in_channels = self.transform.out_channels
-        self.backbone = _build_part(BACKBONES, Backbone, "Architecture.Backbone", in_channels)
+        backbone = resolve_backbone(model_type, Backbone)
+        self.backbone = _build_part(BACKBONES, backbone, "Architecture.Backbone", in_channels)
         in_channels = self.backbone.out_channels
         self.use_neck = Neck is not None
         if self.use_neck:
