@@ -176,9 +176,6 @@ class Trainer:
         with paddle.no_grad():
             bar = tqdm(total=len(self.eval_loader), desc="eval", disable=self.rank != 0, leave=False)
             for batch in self.eval_loader:
-                if batch is None:
-                    bar.update(1)
-                    continue
                 start = time.time()
                 preds = self._forward(self.model, batch)
                 batch_np = [b.numpy() if isinstance(b, paddle.Tensor) else b for b in batch]
@@ -221,9 +218,6 @@ class Trainer:
             samples = 0
             for step, batch in enumerate(self.train_loader, 1):
                 reader_cost += time.time() - tic
-                if batch is None:
-                    tic = time.time()
-                    continue
                 preds = self._forward(self.parallel_model, batch)
                 losses = self.loss(preds, batch)
                 loss = losses["loss"]

@@ -66,6 +66,7 @@ class InferOptions:
     show_log: bool = True
     warmup: bool = False
     benchmark: bool = False
+    is_visualize: bool = True  # draw boxes and text to draw_img_save_dir (added for predict_system/predict_det)
 
     # scale-out
     use_mp: bool = False

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ppocr.utils.registry import OPERATORS
+from ppocr.utils.registry import OPERATORS, ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -14,10 +14,10 @@ logger = logging.getLogger(__name__)
 def checked_label_list(label_list: Any, where: str) -> List[str]:
     """Labels as strings (label files hold text, YAML may give numbers); empty or repeated lists are errors."""
     if not isinstance(label_list, (list, tuple)) or not label_list:
-        raise ValueError(f"{where}.label_list must be a non-empty list such as ['0', '180'], got {label_list!r}")
+        raise ConfigError(f"must be a non-empty list such as ['0', '180'], got {label_list!r}", f"{where}.label_list")
     labels = [str(v) for v in label_list]
     if len(set(labels)) != len(labels):
-        raise ValueError(f"{where}.label_list has repeated labels: {labels}")
+        raise ConfigError(f"has repeated labels: {labels}", f"{where}.label_list")
     return labels
 
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from ppocr.utils.registry import OPERATORS
+from ppocr.utils.registry import OPERATORS, ConfigError
 
 MAX_MAGNITUDE = 10
 # Strength at magnitude 10 (level 1.0) of each bounded operation.
@@ -112,11 +112,11 @@ class RandAugment:
 
     def __init__(self, num_layers: int = 2, magnitude: int = 5, prob: float = 0.5):
         if num_layers < 0:
-            raise ValueError(f"RandAugment.num_layers must be >= 0, got {num_layers}")
+            raise ConfigError(f"must be >= 0, got {num_layers}", "RandAugment.num_layers")
         if not 0 <= magnitude <= MAX_MAGNITUDE:
-            raise ValueError(f"RandAugment.magnitude must be within [0, {MAX_MAGNITUDE}], got {magnitude}")
+            raise ConfigError(f"must be within [0, {MAX_MAGNITUDE}], got {magnitude}", "RandAugment.magnitude")
         if not 0.0 <= prob <= 1.0:
-            raise ValueError(f"RandAugment.prob must be within [0, 1], got {prob}")
+            raise ConfigError(f"must be within [0, 1], got {prob}", "RandAugment.prob")
         self.num_layers = num_layers
         self.level = magnitude / MAX_MAGNITUDE
         self.prob = prob

@@ -1,0 +1,139 @@
+"""The ``ppocr`` console command, and the inference flags every tool shares.
+
+Flags are generated from the ``InferOptions`` fields, so they carry PaddleOCR's names and defaults and
+a new option appears everywhere at once. Values follow PaddleOCR's style (``--det_db_thresh 0.3``,
+``--use_angle_cls True``/``False``); a bool flag given alone means True. Put bool flags given alone
+after the input folder, or the folder would be read as the flag's value.
+
+``ppocr ocr DIR [flags]`` runs the whole OCR system like ``tools/infer/predict_system.py --image_dir DIR``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import typing
+from typing import Any, Dict, List, Optional, Sequence
+
+from ppocr.infer.options import InferOptions
+
+_TRUE = ("true", "t", "yes", "y", "1", "on")
+_FALSE = ("false", "f", "no", "n", "0", "off")
+# Settings with a fixed set of values, checked when parsing rather than deep inside a predictor.
+CHOICES: Dict[str, Sequence[str]] = {
+    "det_limit_type": ("max", "min"),
+    "det_db_score_mode": ("fast", "slow"),
+    "det_box_type": ("quad", "poly"),
+    "precision": ("fp32", "fp16", "int8"),
+    "ocr_version": ("PP-OCRv4", "PP-OCRv6"),
+}
+TASK_DESCRIPTIONS = {
+    "system": "detect, classify and recognise text",
+    "det": "detect text boxes",
+    "rec": "recognise text-line crops",
+    "cls": "classify text-line orientation",
+}
+
+
+def str2bool(text: str) -> bool:
+    lowered = str(text).strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (with the closest known flag) instead of the usage text."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        from ppocr.utils.registry import closest
+
+        if message.startswith("unrecognized arguments:"):
+            known = [flag for flag in self._option_string_actions if flag.startswith("--")]
+            hints = []
+            for token in message.split(":", 1)[1].split():
+                flag = token.split("=", 1)[0]
+                match = closest(flag, known) if flag.startswith("--") else None
+                if match:
+                    hints.append(f"{flag} (did you mean {match}?)")
+            if hints:
+                message = f"unrecognized arguments: {', '.join(hints)}"
+        self.exit(2, f"error: {self.prog}: {message}; see --help\n")
+
+
+def _flag_type(hint: Any) -> tuple:
+    """(element type, is_list) of a field's type hint, with Optional[...] unwrapped."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        inner = [arg for arg in args if arg is not type(None)]
+        return _flag_type(inner[0])
+    if origin in (list, List):
+        return (args[0] if args else str), True
+    return hint, False
+
+
+def add_infer_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
+    """One ``--name`` flag per ``InferOptions`` field (except ``skip``), typed and defaulted from the field."""
+    hints = typing.get_type_hints(InferOptions)
+    for field in dataclasses.fields(InferOptions):
+        if field.name in skip:
+            continue
+        default = field.default_factory() if field.default is dataclasses.MISSING else field.default
+        kind, is_list = _flag_type(hints[field.name])
+        kwargs: Dict[str, Any] = {"default": default, "help": f"default: {default}"}
+        if kind is bool:
+            kwargs.update(type=str2bool, nargs="?", const=True, metavar="True|False")
+        else:
+            kwargs["type"] = kind
+            if is_list:
+                kwargs["nargs"] = "+"
+            if field.name in CHOICES:
+                kwargs["choices"] = CHOICES[field.name]
+        parser.add_argument(f"--{field.name}", **kwargs)
+
+
+def options_from_args(args: argparse.Namespace) -> InferOptions:
+    values = {name: getattr(args, name) for name in InferOptions.field_names() if hasattr(args, name)}
+    return InferOptions(**values)
+
+
+def infer_parser(description: Optional[str] = None, prog: Optional[str] = None) -> OneLineParser:
+    parser = OneLineParser(description=description, prog=prog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_infer_flags(parser)
+    return parser
+
+
+def run_task(task: str, options: InferOptions) -> int:
+    """Run an inference task for a command line; exit status 1 only when every input failed."""
+    from ppocr.infer.runner import run
+    from ppocr.utils.logging import setup_logging
+
+    setup_logging(level=logging.INFO if options.show_log else logging.WARNING)
+    summary = run(task, options)
+    return 1 if summary.all_failed else 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = OneLineParser(prog="ppocr", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    commands.required = True
+    ocr = commands.add_parser("ocr", help=TASK_DESCRIPTIONS["system"],
+                              description="Read the text in images and PDFs (like tools/infer/predict_system.py).")
+    ocr.add_argument("input", nargs="?", metavar="DIR", help="an image, a PDF, a folder or a .txt list of paths")
+    add_infer_flags(ocr)
+    args = parser.parse_args(argv)
+    options = options_from_args(args)
+    if args.input:
+        options = options.replace(image_dir=args.input)
+    return run_task("system", options)
+
+
+def console() -> None:
+    """Entry point of the installed ``ppocr`` command."""
+    from ppocr.utils.cli import run_main
+
+    run_main(main, sys.argv[1:])

@@ -1,0 +1,240 @@
+"""Run an inference model on a float32 batch: Paddle Inference or ONNX Runtime behind one interface.
+
+Predictors only call ``run(batch) -> list of outputs``; which engine runs is decided by what is on disk
+(:func:`create_backend`). Both engines are imported lazily so an ONNX-only install never loads paddle.
+"""
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import threading
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from ppocr.infer.model_meta import INFERENCE_YML, load_inference_yml
+from ppocr.infer.options import InferOptions
+
+logger = logging.getLogger(__name__)
+
+PADDLE_MODEL_FILES = ("inference.json", "inference.pdmodel")
+PADDLE_PARAMS_FILE = "inference.pdiparams"
+TRT_PRECISIONS = ("fp32", "fp16", "int8")
+TRT_WORKSPACE_BYTES = 1 << 30
+
+
+def cpu_thread_count(requested: int) -> int:
+    """PaddleOCR's default of 10 threads oversubscribes small machines, which measurably slows
+    ONNX Runtime and oneDNN down; never ask for more threads than there are cores."""
+    return max(1, min(int(requested), os.cpu_count() or 1))
+
+
+class Backend:
+    """One loaded model. ``run`` is serialised by a lock: Paddle predictors are not thread-safe, and a
+    single ORT session already uses every core it was given."""
+
+    model_path: str
+    metadata: Dict[str, Any]
+    input_name: str
+    input_shape: List[Optional[int]]  # None for dynamic dimensions
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def run(self, batch: np.ndarray) -> List[np.ndarray]:
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        with self._lock:
+            return self._run(batch)
+
+    def _run(self, batch: np.ndarray) -> List[np.ndarray]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model_path!r})"
+
+
+def _static_dims(shape: Any) -> List[Optional[int]]:
+    return [d if isinstance(d, int) and d > 0 else None for d in shape]
+
+
+class PaddleBackend(Backend):
+    """Paddle Inference on an exported folder (``inference.json``/``.pdmodel`` + ``inference.pdiparams``)."""
+
+    def __init__(self, model_dir: str, options: Optional[InferOptions] = None):
+        super().__init__()
+        options = options or InferOptions()
+        try:
+            from paddle import inference
+        except ImportError as err:
+            raise ImportError(f"'{model_dir}' is a Paddle inference model, which needs paddlepaddle "
+                              "(pip install paddlepaddle), or convert it to ONNX with paddle2onnx") from err
+        model_file = next((os.path.join(model_dir, name) for name in PADDLE_MODEL_FILES
+                           if os.path.isfile(os.path.join(model_dir, name))), None)
+        params_file = os.path.join(model_dir, PADDLE_PARAMS_FILE)
+        if model_file is None or not os.path.isfile(params_file):
+            raise FileNotFoundError(f"'{model_dir}' must hold {' or '.join(PADDLE_MODEL_FILES)} and "
+                                    f"{PADDLE_PARAMS_FILE} (export one with tools/export_model.py)")
+        self.model_path = model_dir
+        self.metadata = load_inference_yml(model_dir)
+        config = inference.Config(model_file, params_file)
+        if model_file.endswith(".json"):
+            # PIR programs need the new IR and executor; memory_optim fails on them without it
+            config.enable_new_ir(True)
+            config.enable_new_executor()
+        if options.use_gpu and self._gpu_available(options):
+            self._configure_gpu(config, inference, options, model_dir)
+        else:
+            self._configure_cpu(config, options)
+        config.switch_ir_optim(True)
+        config.enable_memory_optim()
+        config.disable_glog_info()
+        self._predictor = self._create_predictor(inference, config, options)
+        input_name = self._predictor.get_input_names()[0]
+        self.input_name = input_name
+        self._input = self._predictor.get_input_handle(input_name)
+        self.input_shape = _static_dims(self._input.shape())
+        self._outputs = [self._predictor.get_output_handle(name) for name in self._predictor.get_output_names()]
+
+    @staticmethod
+    def _gpu_available(options: InferOptions) -> bool:
+        import paddle
+
+        if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > options.gpu_id:
+            return True
+        logger.warning("use_gpu is set but this paddle build has no CUDA device %d; running on CPU", options.gpu_id)
+        return False
+
+    @staticmethod
+    def _configure_cpu(config: Any, options: InferOptions) -> None:
+        config.disable_gpu()
+        config.set_cpu_math_library_num_threads(cpu_thread_count(options.cpu_threads))
+        if options.enable_mkldnn:
+            config.enable_mkldnn()
+            # oneDNN keeps a primitive cache per input shape; bound it for variable-width inputs
+            config.set_mkldnn_cache_capacity(10)
+        else:
+            config.disable_mkldnn()
+
+    @staticmethod
+    def _configure_gpu(config: Any, inference: Any, options: InferOptions, model_dir: str) -> None:
+        config.enable_use_gpu(options.gpu_mem, options.gpu_id)
+        if not options.use_tensorrt:
+            return
+        if options.precision not in TRT_PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(TRT_PRECISIONS)}, got {options.precision!r}")
+        precision = {"fp32": inference.PrecisionType.Float32, "fp16": inference.PrecisionType.Half,
+                     "int8": inference.PrecisionType.Int8}[options.precision]
+        shape_dir = options.trt_shape_dir or model_dir
+        os.makedirs(shape_dir, exist_ok=True)
+        shape_file = os.path.join(shape_dir, f"{os.path.basename(os.path.normpath(model_dir))}_trt_shapes.pbtxt")
+        if not os.path.isfile(shape_file):
+            # TensorRT needs each input's min/max/opt shapes; record them on a plain GPU run first
+            config.collect_shape_range_info(shape_file)
+            logger.warning("collecting TensorRT input shapes into %s; TensorRT is used from the next start",
+                           shape_file)
+            return
+        config.enable_tensorrt_engine(workspace_size=TRT_WORKSPACE_BYTES, max_batch_size=1,
+                                      min_subgraph_size=options.min_subgraph_size, precision_mode=precision,
+                                      use_static=False, use_calib_mode=options.precision == "int8")
+        config.enable_tuned_tensorrt_dynamic_shape(shape_file, True)
+
+    @staticmethod
+    def _create_predictor(inference: Any, config: Any, options: InferOptions) -> Any:
+        try:
+            return inference.create_predictor(config)
+        except Exception as err:  # oneDNN may be missing or fail on an unusual CPU; plain CPU kernels still work
+            if config.use_gpu() or not options.enable_mkldnn:
+                raise
+            logger.warning("Paddle Inference with enable_mkldnn failed (%s); retrying without oneDNN", err)
+            config.disable_mkldnn()
+            return inference.create_predictor(config)
+
+    def _run(self, batch: np.ndarray) -> List[np.ndarray]:
+        self._input.reshape(list(batch.shape))
+        self._input.copy_from_cpu(batch)
+        self._predictor.run()
+        return [output.copy_to_cpu() for output in self._outputs]
+
+
+class OnnxBackend(Backend):
+    """ONNX Runtime session; ``metadata`` is the model's custom metadata map, plus an ``inference.yml``
+    found next to the file (a paddle2onnx conversion of an exported folder keeps its preprocess there)."""
+
+    def __init__(self, model_path: str, options: Optional[InferOptions] = None):
+        super().__init__()
+        options = options or InferOptions()
+        try:
+            import onnxruntime as ort
+        except ImportError as err:
+            raise ImportError(f"'{model_path}' is an ONNX model, which needs onnxruntime "
+                              "(pip install onnxruntime)") from err
+        if not os.path.isfile(model_path):
+            raise FileNotFoundError(f"ONNX model '{model_path}' does not exist")
+        self.model_path = model_path
+        session_options = ort.SessionOptions()
+        session_options.intra_op_num_threads = cpu_thread_count(options.cpu_threads)
+        session_options.inter_op_num_threads = 1
+        session_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session_options.log_severity_level = 3
+        providers = ["CPUExecutionProvider"]
+        if options.use_gpu:
+            if "CUDAExecutionProvider" in ort.get_available_providers():
+                providers.insert(0, ("CUDAExecutionProvider", {"device_id": options.gpu_id}))
+            else:
+                logger.warning("use_gpu is set but onnxruntime has no CUDAExecutionProvider "
+                               "(pip install onnxruntime-gpu); running on CPU")
+        try:
+            self._session = ort.InferenceSession(model_path, sess_options=session_options, providers=providers)
+        except Exception as err:  # ORT raises its own exception types for unreadable or invalid files
+            raise ValueError(f"cannot load ONNX model '{model_path}': {err}") from err
+        model_input = self._session.get_inputs()[0]
+        self.input_name = model_input.name
+        self.input_shape = _static_dims(model_input.shape)
+        self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
+        self.metadata.update(load_inference_yml(os.path.dirname(os.path.abspath(model_path))))
+
+    def _run(self, batch: np.ndarray) -> List[np.ndarray]:
+        return self._session.run(None, {self.input_name: batch})
+
+
+def _onnx_in(folder: str) -> Optional[str]:
+    found = sorted(glob.glob(os.path.join(folder, "*.onnx")))
+    if not found:
+        return None
+    preferred = [p for p in found if os.path.basename(p) in ("inference.onnx", "model.onnx")]
+    if len(found) > 1 and not preferred:
+        raise ValueError(f"'{folder}' holds several .onnx files ({', '.join(map(os.path.basename, found))}); "
+                         "pass the file itself")
+    return (preferred or found)[0]
+
+
+def create_backend(model_path: str, options: Optional[InferOptions] = None) -> Backend:
+    """Pick the engine from what is on disk: a ``.onnx`` file → ONNX Runtime; a folder with an exported
+    Paddle model → Paddle Inference, or its ``.onnx`` when ``use_onnx``; a folder with only a ``.onnx``
+    → ONNX Runtime."""
+    options = options or InferOptions()
+    if not model_path:
+        raise ValueError("no model path given")
+    path = os.path.expanduser(str(model_path))
+    if os.path.isfile(path):
+        if path.endswith(".onnx"):
+            return OnnxBackend(path, options)
+        if os.path.basename(path) in PADDLE_MODEL_FILES + (PADDLE_PARAMS_FILE, INFERENCE_YML):
+            path = os.path.dirname(os.path.abspath(path))
+        else:
+            raise ValueError(f"'{model_path}' is neither a .onnx file nor an exported Paddle model folder")
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"model '{model_path}' does not exist")
+    has_paddle = any(os.path.isfile(os.path.join(path, name)) for name in PADDLE_MODEL_FILES)
+    onnx_file = _onnx_in(path) if options.use_onnx or not has_paddle else None
+    if onnx_file is not None:
+        return OnnxBackend(onnx_file, options)
+    if options.use_onnx:
+        raise FileNotFoundError(f"use_onnx is set but '{model_path}' holds no .onnx file "
+                                "(convert the exported model with paddle2onnx)")
+    if has_paddle:
+        return PaddleBackend(path, options)
+    raise FileNotFoundError(f"'{model_path}' holds no model: expected {' or '.join(PADDLE_MODEL_FILES)} + "
+                            f"{PADDLE_PARAMS_FILE}, or a .onnx file")

@@ -1,0 +1,119 @@
+"""The OCR system: detect text boxes, put them in reading order, crop, orient and read each one.
+
+Thread safety: one ``TextSystem`` may be shared by several threads. Every call works on its own
+local data, and each stage's backend serialises its model runs with a lock, so threads overlap in
+decoding, cropping and pre/post-processing but take turns on each model. For parallel model runs
+create one ``TextSystem`` per thread, or use processes (``ppocr.infer.runner`` with ``use_mp``).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from ppocr.infer.inputs import ImageSource, read_image
+from ppocr.infer.options import InferOptions
+
+logger = logging.getLogger(__name__)
+
+TALL_CROP_RATIO = 1.5  # a crop this many times taller than wide holds vertical (or rotated) text
+LINE_TOLERANCE = 0.5  # boxes whose centres differ by less than this share of a line height share a line
+MIN_IMAGE_SIDE = 2  # images narrower than this cannot hold text; they give an empty result
+
+
+def sort_boxes(boxes: np.ndarray, line_tolerance: float = LINE_TOLERANCE) -> np.ndarray:
+    """Boxes in reading order: lines top to bottom, boxes in a line left to right.
+
+    A box joins the current line when its vertical centre is within ``line_tolerance`` times the
+    smaller of its height and the line's mean height from the line's centre, so slightly uneven
+    baselines still read as one line while stacked lines do not merge.
+    """
+    boxes = np.asarray(boxes, dtype=np.float32)
+    if len(boxes) < 2:
+        return boxes
+    top, bottom = boxes[:, :, 1].min(axis=1), boxes[:, :, 1].max(axis=1)
+    centre, height, left = (top + bottom) / 2.0, np.maximum(bottom - top, 1.0), boxes[:, :, 0].min(axis=1)
+    lines: List[List[int]] = []
+    line_centre = line_height = 0.0
+    for index in np.argsort(centre, kind="stable"):
+        if lines and abs(centre[index] - line_centre) <= line_tolerance * min(line_height, height[index]):
+            members = lines[-1]
+            members.append(int(index))
+            line_centre = float(centre[members].mean())
+            line_height = float(height[members].mean())
+        else:
+            lines.append([int(index)])
+            line_centre, line_height = float(centre[index]), float(height[index])
+    order = [i for members in lines for i in sorted(members, key=lambda i: (left[i], centre[i]))]
+    return boxes[order]
+
+
+def crop_quad(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The quad's contents straightened to a rectangle (corners clockwise from top-left); tall crops
+    are turned 90° counter-clockwise so the recogniser sees a horizontal line."""
+    pts = np.asarray(quad, dtype=np.float32).reshape(4, 2)
+    width = int(round(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[3] - pts[2]))))
+    height = int(round(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2]))))
+    width, height = max(width, 1), max(height, 1)
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(pts, target)
+    crop = cv2.warpPerspective(img, matrix, (width, height), flags=cv2.INTER_CUBIC,
+                               borderMode=cv2.BORDER_REPLICATE)
+    if height / float(width) >= TALL_CROP_RATIO:
+        crop = np.ascontiguousarray(np.rot90(crop))
+    return crop
+
+
+class TextSystem:
+    """Detector + optional direction classifier + recogniser behind one call.
+
+    ``TextSystem()(image)`` with no model folders uses the packaged PP-OCR models (``ocr_version``).
+    Options are ``InferOptions`` fields, given as an object, as keyword arguments, or both (keywords win).
+    """
+
+    def __init__(self, options: Optional[InferOptions] = None, **option_overrides) -> None:
+        from ppocr.infer.classifier import TextClassifier
+        from ppocr.infer.detector import TextDetector
+        from ppocr.infer.recognizer import TextRecognizer
+
+        options = options if options is not None else InferOptions()
+        self.options = options.replace(**option_overrides) if option_overrides else options
+        self.detector = TextDetector(self.options)
+        self.classifier = TextClassifier(self.options) if self.options.use_angle_cls else None
+        self.recognizer = TextRecognizer(self.options)
+        if self.options.warmup:
+            self.ocr(np.full((640, 640, 3), 255, dtype=np.uint8))
+
+    def __call__(self, image: ImageSource) -> List[dict]:
+        """``[{"transcription", "points", "score"}, ...]`` in reading order for a path, bytes or BGR array."""
+        return self.ocr(image)[0]
+
+    def ocr(self, image: ImageSource) -> Tuple[List[dict], Dict[str, float]]:
+        """Results plus seconds spent per stage: ``{"det", "cls", "rec", "total"}``."""
+        start = time.perf_counter()
+        img = read_image(image, self.options.max_image_pixels)
+        timings = {"det": 0.0, "cls": 0.0, "rec": 0.0}
+        results: List[dict] = []
+        if min(img.shape[:2]) >= MIN_IMAGE_SIDE:
+            boxes, timings["det"] = self.detector(img)
+            boxes = sort_boxes(boxes)
+            if len(boxes):
+                crops = [crop_quad(img, box) for box in boxes]
+                if self.classifier is not None:
+                    crops, _, timings["cls"] = self.classifier(crops)
+                texts, timings["rec"] = self.recognizer(crops)
+                results = self._keep(boxes, texts)
+        timings["total"] = time.perf_counter() - start
+        return results, timings
+
+    def _keep(self, boxes: np.ndarray, texts: Sequence[Tuple[str, float]]) -> List[dict]:
+        """Results scoring at least ``drop_score`` (PaddleOCR's rule); empty transcriptions are dropped too."""
+        kept = []
+        for box, (text, score) in zip(boxes, texts):
+            if score >= self.options.drop_score and text.strip():
+                points = [[int(round(float(x))), int(round(float(y)))] for x, y in box]
+                kept.append({"transcription": text, "points": points, "score": float(score)})
+        return kept
