@@ -1,7 +1,9 @@
 """Classify the text direction of an image or a folder of text-line crops with a training checkpoint.
 
-``python tools/infer_cls.py -c configs/cls/cls_mv3.yml -o Global.pretrained_model=output/cls/mv3/best_accuracy \
-Global.infer_img=crops/`` writes ``path<TAB>label<TAB>score`` lines to Global.save_res_path.
+    python tools/infer_cls.py -c configs/cls/cls_mv3.yml \\
+        -o Global.pretrained_model=output/cls/mv3/best_accuracy Global.infer_img=crops/
+
+writes ``path<TAB>label<TAB>score`` lines to Global.save_res_path.
 """
 import logging
 

@@ -7,7 +7,7 @@ import logging
 import os
 import random
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import paddle
@@ -94,7 +94,10 @@ def _to_numpy_scalar(value: Any) -> float:
 class Trainer:
     """Builds model, loss, optimizer, data and metric from the config; ``train()`` or ``evaluate()``."""
 
-    def __init__(self, config: Dict[str, Any], mode: str = "train"):
+    def __init__(self, config: Dict[str, Any], mode: str = "train",
+                 model_hooks: Sequence[Callable[[paddle.nn.Layer], Optional[paddle.nn.Layer]]] = ()):
+        """``model_hooks`` change the model after pretrained weights are loaded and before the optimizer
+        sees its parameters (pruning, quantisation); a hook returns a replacement model or None."""
         if mode not in ("train", "eval"):
             raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
         self.config = copy.deepcopy(config)
@@ -115,6 +118,10 @@ class Trainer:
         self.post_process = build_post_process(self.config["PostProcess"], self.gcfg)
         self.config["Architecture"] = with_class_count(arch, self.post_process)
         self.model = build_model(self.config["Architecture"])
+        if self.gcfg.get("pretrained_model") and not self.gcfg.get("checkpoints"):
+            load_pretrained(self.model, self.gcfg["pretrained_model"])
+        for hook in model_hooks:
+            self.model = hook(self.model) or self.model
         self.metric = build_metric(self.config["Metric"])
         self.eval_loader = None
         if self.config.get("Eval"):
@@ -133,20 +140,16 @@ class Trainer:
             self.optimizer, self.lr_scheduler = build_optimizer(
                 self.config["Optimizer"], epochs=self.gcfg["epoch_num"],
                 step_each_epoch=len(self.train_loader), model=self.model)
-        self._load_weights()
+        if self.gcfg.get("checkpoints"):
+            self._resume(self.gcfg["checkpoints"])
         self.parallel_model = paddle.DataParallel(self.model) if self.world_size > 1 else self.model
 
     # -- weights -----------------------------------------------------------------------------------------
-    def _load_weights(self) -> None:
-        checkpoints = self.gcfg.get("checkpoints")
-        pretrained = self.gcfg.get("pretrained_model")
-        if checkpoints:
-            saved = load_checkpoint(self.model, self.optimizer, checkpoints)
-            for key in ("epoch", "global_step", "best_model_dict"):
-                if key in saved:
-                    self.states[key] = saved[key]
-        elif pretrained:
-            load_pretrained(self.model, pretrained)
+    def _resume(self, checkpoints: str) -> None:
+        saved = load_checkpoint(self.model, self.optimizer, checkpoints)
+        for key in ("epoch", "global_step", "best_model_dict"):
+            if key in saved:
+                self.states[key] = saved[key]
 
     def _save(self, prefix: str) -> None:
         if self.rank != 0:

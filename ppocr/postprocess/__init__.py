@@ -11,7 +11,7 @@ def build_post_process(config: Dict[str, Any], global_config: Dict[str, Any] = N
 
     config = dict(config)
     params = inspect.signature(POSTPROCESS.get(config.get("name", ""), "PostProcess")).parameters
-    for key in ("character_dict_path", "use_space_char"):
+    for key in ("character_dict_path", "use_space_char", "label_list"):
         if key in params and key not in config and global_config and key in global_config:
             config[key] = global_config[key]
     return POSTPROCESS.build(config, where="PostProcess")

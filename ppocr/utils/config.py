@@ -50,6 +50,7 @@ GLOBAL_SCHEMA: Dict[str, Tuple[type, ...]] = {
     "character_dict_path": _OPT_STR,
     "character_type": _OPT_STR,
     "max_text_length": (int,),
+    "label_list": (list,),
     "infer_mode": (bool,),
     "use_space_char": (bool,),
     "save_res_path": _OPT_STR,
@@ -240,7 +241,7 @@ def _validate(config: Dict[str, Any], require: Iterable[str]) -> None:
 
     _check_component(LOSSES, config.get("Loss"), "Loss")
     _check_component(POSTPROCESS, config.get("PostProcess"), "PostProcess",
-                     extra=("character_dict_path", "use_space_char"))
+                     extra=("character_dict_path", "use_space_char", "label_list"))
     _check_component(METRICS, config.get("Metric"), "Metric")
 
     optim = config.get("Optimizer")

@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, List, Optional
 from ppocr.utils.registry import OPERATORS, ConfigError, import_submodules
 
 # Global keys an operator receives when its own config does not set them (PaddleOCR behaviour).
-GLOBAL_KEYS = ("character_dict_path", "use_space_char", "max_text_length")
+GLOBAL_KEYS = ("character_dict_path", "use_space_char", "max_text_length", "label_list")
 
 
 def _operator_spec(entry: Any, where: str):
