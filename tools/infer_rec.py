@@ -3,46 +3,23 @@
 ``python tools/infer_rec.py -c x.yml -o Global.pretrained_model=out/best_accuracy Global.infer_img=crops/``
 writes ``path<TAB>text<TAB>score`` lines to Global.save_res_path.
 """
-import logging
-
 import _path  # noqa: F401
 
-from ppocr.utils.cli import config_file, run_main
-from ppocr.utils.config import ArgsParser, load_and_override
-from ppocr.utils.files import list_inputs
-from ppocr.utils.io import atomic_write
-from ppocr.utils.logging import setup_logging
+from ppocr.utils.cli import config_file, prepare_config, run_main
+from ppocr.utils.config import ArgsParser
 
 REQUIRED = ("Global", "Architecture", "PostProcess", "Eval")
 
 
 def main(argv=None) -> int:
     args = ArgsParser(description=__doc__).parse_args(argv)
-    config = load_and_override(args.config, args.opt, require=REQUIRED)
-    setup_logging()
-    logger = logging.getLogger("ppocr.infer_rec")
-    from ppocr.engine.checkpoint_predictor import CheckpointPredictor
+    config = prepare_config(args, "inference", REQUIRED)
+    from ppocr.engine.checkpoint_predictor import predict_to_file
 
-    g = config["Global"]
-    if not g.get("infer_img"):
-        raise FileNotFoundError(f"{args.config}: set Global.infer_img to an image, a folder or a list file")
-    paths = list_inputs(g["infer_img"])
-    out_path = g.get("save_res_path") or "./output/rec/predicts_rec.txt"
+    out_path = config["Global"].get("save_res_path") or "./output/rec/predicts_rec.txt"
     with config_file(args.config):
-        predictor = CheckpointPredictor(config)
-    ok = failed = 0
-    with atomic_write(out_path) as out:
-        for path, result, error in predictor.predict_files(paths):
-            if error is not None:
-                failed += 1
-                out.write(f"{path}\tERROR: {error}\n")
-                continue
-            ok += 1
-            text, score = result
-            logger.info("%s\t%s\t%.4f", path, text, score)
-            out.write(f"{path}\t{text}\t{score:.6f}\n")
-    logger.info("%d images: %d recognised, %d failed; results in %s", len(paths), ok, failed, out_path)
-    return 1 if paths and ok == 0 else 0
+        total, ok, _ = predict_to_file(config, out_path, lambda path, res: f"{res[0]}\t{res[1]:.6f}")
+    return 1 if total and ok == 0 else 0
 
 
 if __name__ == "__main__":

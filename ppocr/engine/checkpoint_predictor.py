@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -40,6 +40,7 @@ class CheckpointPredictor:
     def __init__(self, config: Dict[str, Any], weights: Optional[str] = None):
         g = config.get("Global") or {}
         weights = weights or g.get("checkpoints") or g.get("pretrained_model")
+        key = g.get("encryption_key")
         if not weights:
             raise ConfigError("set Global.pretrained_model or Global.checkpoints to the weights to use",
                               "Global.pretrained_model")
@@ -47,7 +48,7 @@ class CheckpointPredictor:
         self.post_process = build_post_process(config["PostProcess"], g)
         arch = with_class_count(config["Architecture"], self.post_process)
         self.model = build_model(arch)
-        self.model.set_state_dict(load_params_file(weights))
+        self.model.set_state_dict(load_params_file(weights, key, prefer_ema=True))
         self.model.eval()
         self.ops = create_operators(_infer_ops(config, self.model_type), g, where="Eval.dataset.transforms")
 
@@ -72,3 +73,33 @@ class CheckpointPredictor:
             except Exception as exc:  # one bad image must not stop a batch run
                 logger.warning("skipped %s: %s", path, exc)
                 yield path, None, str(exc) or type(exc).__name__
+
+
+def predict_to_file(config: Dict[str, Any], out_path: str,
+                    format_result: Callable[[str, Any], str]) -> Tuple[int, int, int]:
+    """Run ``Global.infer_img`` through a CheckpointPredictor, writing one line per input.
+
+    ``format_result(path, result)`` gives the text after ``path<TAB>``; a failed input gets
+    ``path<TAB>ERROR: reason``. Returns (inputs, ok, failed).
+    """
+    from ppocr.utils.files import list_inputs
+    from ppocr.utils.io import atomic_write
+
+    g = config.get("Global") or {}
+    if not g.get("infer_img"):
+        raise ConfigError("set Global.infer_img to an image, a folder or a list file", "Global.infer_img")
+    paths = list_inputs(g["infer_img"])
+    predictor = CheckpointPredictor(config)
+    ok = failed = 0
+    with atomic_write(out_path) as out:
+        for path, result, error in predictor.predict_files(paths):
+            if error is not None:
+                failed += 1
+                out.write(f"{path}\tERROR: {error}\n")
+                continue
+            ok += 1
+            line = format_result(path, result)
+            logger.info("%s\t%s", path, line)
+            out.write(f"{path}\t{line}\n")
+    logger.info("%d inputs: %d done, %d failed; results in %s", len(paths), ok, failed, out_path)
+    return len(paths), ok, failed

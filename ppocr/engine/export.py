@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import shutil
 import tempfile
 from typing import Any, Dict, List, Optional
 
@@ -15,8 +16,12 @@ import paddle
 import yaml
 
 from ppocr.modeling.architectures import build_model, with_class_count
+from ppocr.modeling.architectures.distillation_model import DistillationModel, sub_model_configs
 from ppocr.postprocess import build_post_process
+from ppocr.postprocess.distillation_postprocess import single_model_config
+from ppocr.engine.onnx_export import convert_to_onnx
 from ppocr.utils.checkpoint import load_params_file
+from ppocr.utils.crypto import encrypt_file_in_place
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -104,8 +109,12 @@ def inference_meta(config: Dict[str, Any], post_process: Any) -> Dict[str, Any]:
 
 
 def export_model(config: Dict[str, Any], save_dir: Optional[str] = None,
-                 weights: Optional[str] = None) -> str:
-    """Build, load weights (``weights`` or Global.checkpoints / pretrained_model) and save for inference."""
+                 weights: Optional[str] = None, onnx: bool = False) -> str:
+    """Build, load weights (``weights`` or Global.checkpoints / pretrained_model; EMA weights when the
+    checkpoint has them) and save for inference. ``onnx`` adds ``inference.onnx``, checked against Paddle
+    Inference. With ``Global.encryption_key`` every written file is encrypted. A DistillationModel writes each
+    sub-model to ``<save_dir>/<name>/`` and the deployed one (``Global.export_model_name``, default Student)
+    to ``save_dir`` too."""
     g = config.get("Global") or {}
     save_dir = save_dir or g.get("save_inference_dir")
     if not save_dir:
@@ -118,7 +127,8 @@ def export_model(config: Dict[str, Any], save_dir: Optional[str] = None,
     post_process = build_post_process(config["PostProcess"], g)
     config = dict(config, Architecture=with_class_count(config["Architecture"], post_process))
     model = build_model(config["Architecture"])
-    params = load_params_file(weights)
+    key = g.get("encryption_key")
+    params = load_params_file(weights, key, prefer_ema=True)
     own = model.state_dict()
     missing = [k for k in own if k not in params]
     if missing:
@@ -126,15 +136,65 @@ def export_model(config: Dict[str, Any], save_dir: Optional[str] = None,
                           "Global.pretrained_model")
     model.set_state_dict(params)
     model.eval()
+    if isinstance(model, DistillationModel):
+        return _export_distillation(model, config, save_dir, onnx, key)
+    _write_inference(model, config, post_process, save_dir, onnx, key)
+    return save_dir
+
+
+def _write_inference(model: paddle.nn.Layer, config: Dict[str, Any], post_process: Any, save_dir: str,
+                     onnx: bool, key: Optional[str]) -> None:
     spec = input_spec(config)
-    static = paddle.jit.to_static(_ExportWrapper(model, _output_key(config["Architecture"])), input_spec=[spec], full_graph=True)
+    wrapper = _ExportWrapper(model, _output_key(config["Architecture"]))
+    static = paddle.jit.to_static(wrapper, input_spec=[spec], full_graph=True)
     os.makedirs(save_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".export.", dir=save_dir) as tmp:
         paddle.jit.save(static, os.path.join(tmp, "inference"))
         with open(os.path.join(tmp, "inference.yml"), "w", encoding="utf-8") as f:
             yaml.safe_dump(inference_meta(config, post_process), f, sort_keys=False, allow_unicode=True)
-        # each file lands whole; other files already in save_dir are left alone
-        for name in sorted(os.listdir(tmp)):
-            os.replace(os.path.join(tmp, name), os.path.join(save_dir, name))
+        if onnx:
+            convert_to_onnx(tmp, spec.shape)
+        if key:
+            for name in os.listdir(tmp):
+                encrypt_file_in_place(os.path.join(tmp, name), key)
+        _move_files(tmp, save_dir)
     logger.info("exported inference model to %s (input %s)", save_dir, spec.shape)
+
+
+def _move_files(src_dir: str, dst_dir: str) -> None:
+    # each file lands whole; other files already in dst_dir are left alone
+    for name in sorted(os.listdir(src_dir)):
+        os.replace(os.path.join(src_dir, name), os.path.join(dst_dir, name))
+
+
+def deployed_sub_model(config: Dict[str, Any], names: List[str]) -> str:
+    """The DistillationModel sub-model exported at the top of save_inference_dir: ``Global.export_model_name``,
+    else ``Student``, else the first one."""
+    chosen = (config.get("Global") or {}).get("export_model_name")
+    if chosen is None:
+        return "Student" if "Student" in names else names[0]
+    if chosen not in names:
+        raise ConfigError(f"{chosen!r} is not a sub-model; Architecture.Models has {names}", "Global.export_model_name")
+    return chosen
+
+
+def _export_distillation(model: DistillationModel, config: Dict[str, Any], save_dir: str, onnx: bool,
+                         key: Optional[str]) -> str:
+    """Every sub-model as a plain model in ``<save_dir>/<name>/`` (PaddleOCR's layout), and the deployed one
+    (:func:`deployed_sub_model`) also in ``save_dir`` itself, so predictors load ``save_dir`` like any model."""
+    post_config = single_model_config(config["PostProcess"])
+    post_process = build_post_process(post_config, config.get("Global") or {})
+    sub_configs = sub_model_configs(config["Architecture"])
+    deployed = deployed_sub_model(config, model.model_names)
+    for name in model.model_names:
+        sub_config = dict(config, Architecture=sub_configs[name], PostProcess=post_config)
+        _write_inference(model.sub_model(name), sub_config, post_process, os.path.join(save_dir, name), onnx, key)
+    with tempfile.TemporaryDirectory(prefix=".export.", dir=save_dir) as tmp:
+        source = os.path.join(save_dir, deployed)
+        for name in os.listdir(source):
+            if os.path.isfile(os.path.join(source, name)):
+                shutil.copy2(os.path.join(source, name), os.path.join(tmp, name))
+        _move_files(tmp, save_dir)
+    logger.info("deployable model: %s (the %s sub-model; every sub-model is in %s/<name>/)",
+                save_dir, deployed, save_dir)
     return save_dir

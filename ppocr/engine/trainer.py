@@ -13,6 +13,7 @@ import numpy as np
 import paddle
 
 from ppocr.data import build_dataloader
+from ppocr.engine.ema import ModelEMA
 from ppocr.losses import build_loss
 from ppocr.metrics import build_metric
 from ppocr.modeling.architectures import build_model, with_class_count
@@ -37,6 +38,9 @@ GLOBAL_DEFAULTS = {
     "checkpoints": None,
     "use_visualdl": False,
     "seed": None,
+    "model_ema": False,
+    "model_ema_decay": 0.9999,
+    "encryption_key": None,
 }
 
 
@@ -112,6 +116,7 @@ class Trainer:
         self.seed = self.gcfg["seed"] if self.gcfg["seed"] is not None else 1024
         seed_everything(self.seed)
         self.save_dir = self.gcfg["save_model_dir"]
+        self.key = self.gcfg["encryption_key"]
 
         arch = self.config["Architecture"]
         self.model_type = arch.get("model_type", "")
@@ -119,9 +124,10 @@ class Trainer:
         self.config["Architecture"] = with_class_count(arch, self.post_process)
         self.model = build_model(self.config["Architecture"])
         if self.gcfg.get("pretrained_model") and not self.gcfg.get("checkpoints"):
-            load_pretrained(self.model, self.gcfg["pretrained_model"])
+            load_pretrained(self.model, self.gcfg["pretrained_model"], self.key, prefer_ema=mode == "eval")
         for hook in model_hooks:
             self.model = hook(self.model) or self.model
+        self.ema = ModelEMA(self.model, self.gcfg["model_ema_decay"]) if self.gcfg["model_ema"] else None
         self.metric = build_metric(self.config["Metric"])
         self.eval_loader = None
         if self.config.get("Eval"):
@@ -146,16 +152,29 @@ class Trainer:
 
     # -- weights -----------------------------------------------------------------------------------------
     def _resume(self, checkpoints: str) -> None:
-        saved = load_checkpoint(self.model, self.optimizer, checkpoints)
+        saved = load_checkpoint(self.model, self.optimizer, checkpoints, self.key)
         for key in ("epoch", "global_step", "best_model_dict"):
             if key in saved:
                 self.states[key] = saved[key]
+        ema_params = saved.get("ema_params")
+        if ema_params is not None and self.ema is not None:
+            self.ema.load(ema_params, saved.get("ema_updates", 0))
+        elif ema_params is not None and self.mode == "eval":
+            logger.info("evaluating the EMA weights of %s", checkpoints)
+            self.model.set_state_dict(ema_params)
 
     def _save(self, prefix: str) -> None:
         if self.rank != 0:
             return
-        states = dict(self.states, config=self.config)
-        save_checkpoint(self.model, self.optimizer, os.path.join(self.save_dir, prefix), states)
+        config = copy.deepcopy(self.config)
+        config["Global"].pop("encryption_key", None)
+        states = dict(self.states, config=config)
+        ema_params = None
+        if self.ema is not None:
+            states["ema_updates"] = self.ema.updates
+            ema_params = self.ema.state()
+        save_checkpoint(self.model, self.optimizer, os.path.join(self.save_dir, prefix), states,
+                        ema_params=ema_params, key=self.key)
         logger.info("saved %s", os.path.join(self.save_dir, prefix))
 
     # -- forward helpers ---------------------------------------------------------------------------------
@@ -169,11 +188,18 @@ class Trainer:
 
     # -- evaluation --------------------------------------------------------------------------------------
     def evaluate(self) -> Dict[str, float]:
-        """Run the Eval set through model → postprocess → metric, with a progress bar."""
-        from tqdm import tqdm
-
+        """Run the Eval set through model → postprocess → metric, with a progress bar (EMA weights
+        when ``Global.model_ema``)."""
         if self.eval_loader is None:
             raise ConfigError("missing required section 'Eval'")
+        if self.ema is not None:
+            with self.ema.applied():
+                return self._evaluate()
+        return self._evaluate()
+
+    def _evaluate(self) -> Dict[str, float]:
+        from tqdm import tqdm
+
         self.model.eval()
         total_time, total_samples = 0.0, 0
         with paddle.no_grad():
@@ -228,6 +254,8 @@ class Trainer:
                 self.optimizer.step()
                 self.optimizer.clear_grad()
                 self.lr_scheduler.step()
+                if self.ema is not None:
+                    self.ema.update()
                 self.states["global_step"] += 1
                 global_step = self.states["global_step"]
                 stats = {k: _to_numpy_scalar(v) for k, v in losses.items()}

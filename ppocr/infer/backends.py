@@ -37,7 +37,7 @@ class Backend:
     model_path: str
     metadata: Dict[str, Any]
     input_name: str
-    input_shape: List[Optional[int]]  # None for dynamic dimensions
+    input_shape: List[Optional[int]]  # None for dynamic dimensions; empty when the engine does not tell
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -93,7 +93,7 @@ class PaddleBackend(Backend):
         input_name = self._predictor.get_input_names()[0]
         self.input_name = input_name
         self._input = self._predictor.get_input_handle(input_name)
-        self.input_shape = _static_dims(self._input.shape())
+        self.input_shape = []  # Paddle Inference reports input shapes only after a run
         self._outputs = [self._predictor.get_output_handle(name) for name in self._predictor.get_output_names()]
 
     @staticmethod

@@ -16,6 +16,7 @@ import numpy as np
 
 from ppocr.infer.inputs import ImageSource, read_image
 from ppocr.infer.options import InferOptions
+from ppocr.postprocess.db_postprocess import min_area_box
 
 logger = logging.getLogger(__name__)
 
@@ -24,18 +25,24 @@ LINE_TOLERANCE = 0.5  # boxes whose centres differ by less than this share of a 
 MIN_IMAGE_SIDE = 2  # images narrower than this cannot hold text; they give an empty result
 
 
-def sort_boxes(boxes: np.ndarray, line_tolerance: float = LINE_TOLERANCE) -> np.ndarray:
-    """Boxes in reading order: lines top to bottom, boxes in a line left to right.
+def as_quad(box: np.ndarray) -> np.ndarray:
+    """A 4×2 clockwise quad for a box: itself, or the min-area rectangle of a polygon (det_box_type=poly)."""
+    points = np.asarray(box, dtype=np.float32).reshape(-1, 2)
+    if len(points) == 4:
+        return points
+    return min_area_box(points)[0]
+
+
+def reading_order(quads: np.ndarray, line_tolerance: float = LINE_TOLERANCE) -> List[int]:
+    """Indices of K×4×2 quads in reading order: lines top to bottom, boxes in a line left to right.
 
     A box joins the current line when its vertical centre is within ``line_tolerance`` times the
     smaller of its height and the line's mean height from the line's centre, so slightly uneven
     baselines still read as one line while stacked lines do not merge.
     """
-    boxes = np.asarray(boxes, dtype=np.float32)
-    if len(boxes) < 2:
-        return boxes
-    top, bottom = boxes[:, :, 1].min(axis=1), boxes[:, :, 1].max(axis=1)
-    centre, height, left = (top + bottom) / 2.0, np.maximum(bottom - top, 1.0), boxes[:, :, 0].min(axis=1)
+    quads = np.asarray(quads, dtype=np.float32).reshape(-1, 4, 2)
+    top, bottom = quads[:, :, 1].min(axis=1), quads[:, :, 1].max(axis=1)
+    centre, height, left = (top + bottom) / 2.0, np.maximum(bottom - top, 1.0), quads[:, :, 0].min(axis=1)
     lines: List[List[int]] = []
     line_centre = line_height = 0.0
     for index in np.argsort(centre, kind="stable"):
@@ -47,8 +54,7 @@ def sort_boxes(boxes: np.ndarray, line_tolerance: float = LINE_TOLERANCE) -> np.
         else:
             lines.append([int(index)])
             line_centre, line_height = float(centre[index]), float(height[index])
-    order = [i for members in lines for i in sorted(members, key=lambda i: (left[i], centre[i]))]
-    return boxes[order]
+    return [i for members in lines for i in sorted(members, key=lambda i: (left[i], centre[i]))]
 
 
 def crop_quad(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
@@ -98,10 +104,12 @@ class TextSystem:
         timings = {"det": 0.0, "cls": 0.0, "rec": 0.0}
         results: List[dict] = []
         if min(img.shape[:2]) >= MIN_IMAGE_SIDE:
-            boxes, timings["det"] = self.detector(img)
-            boxes = sort_boxes(boxes)
-            if len(boxes):
-                crops = [crop_quad(img, box) for box in boxes]
+            found, timings["det"] = self.detector(img)
+            quads = [as_quad(box) for box in found]
+            order = reading_order(np.array(quads)) if quads else []
+            boxes = [found[i] for i in order]
+            if boxes:
+                crops = [crop_quad(img, quads[i]) for i in order]
                 if self.classifier is not None:
                     crops, _, timings["cls"] = self.classifier(crops)
                 texts, timings["rec"] = self.recognizer(crops)
@@ -109,11 +117,11 @@ class TextSystem:
         timings["total"] = time.perf_counter() - start
         return results, timings
 
-    def _keep(self, boxes: np.ndarray, texts: Sequence[Tuple[str, float]]) -> List[dict]:
+    def _keep(self, boxes: Sequence[np.ndarray], texts: Sequence[Tuple[str, float]]) -> List[dict]:
         """Results scoring at least ``drop_score`` (PaddleOCR's rule); empty transcriptions are dropped too."""
         kept = []
         for box, (text, score) in zip(boxes, texts):
             if score >= self.options.drop_score and text.strip():
-                points = [[int(round(float(x))), int(round(float(y)))] for x, y in box]
+                points = [[int(round(float(x))), int(round(float(y)))] for x, y in np.asarray(box).reshape(-1, 2)]
                 kept.append({"transcription": text, "points": points, "score": float(score)})
         return kept

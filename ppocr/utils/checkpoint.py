@@ -1,19 +1,22 @@
-"""Checkpoints: ``<prefix>.pdparams`` + ``.pdopt`` + ``.states``, written atomically and resumed exactly.
+"""Checkpoints: ``<prefix>.pdparams`` + ``.pdopt`` + ``.states`` (+ ``.pdema`` with model EMA), written
+atomically and resumed exactly.
 
-The three files carry one random token; a set whose tokens differ (a crash between the renames)
+The files of one save carry one random token; a set whose tokens differ (a crash between the renames)
 is refused on resume instead of mixing weights from one step with optimizer moments from another.
+With an encryption key every file is encrypted (``ppocr.utils.crypto``).
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
 import pickle
 import uuid
 from typing import Any, Dict, Optional
 
-import numpy as np
 import paddle
 
+from ppocr.utils import crypto
 from ppocr.utils.io import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -26,68 +29,94 @@ class CheckpointError(ValueError):
 
 
 def _strip_suffix(path: str) -> str:
-    for suffix in (".pdparams", ".pdopt", ".states"):
+    for suffix in (".pdparams", ".pdopt", ".pdema", ".states"):
         if path.endswith(suffix):
             return path[: -len(suffix)]
     return path
 
 
-def _save(obj: Any, path: str) -> str:
+def _stage(data: bytes, path: str, key: Optional[str]) -> str:
+    """Write ``data`` (encrypted with ``key``) beside ``path`` under a temporary name."""
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
-    paddle.save(obj, tmp)
+    with open(tmp, "wb") as f:
+        f.write(crypto.encrypt_bytes(data, key) if key else data)
+        f.flush()
+        os.fsync(f.fileno())
     return tmp
 
 
+def _paddle_bytes(obj: Any) -> bytes:
+    buffer = io.BytesIO()
+    paddle.save(obj, buffer)
+    return buffer.getvalue()
+
+
 def save_checkpoint(model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer.Optimizer], prefix: str,
-                    states: Dict[str, Any]) -> None:
-    """Write the three files to temporary names, then rename them into place."""
+                    states: Dict[str, Any], ema_params: Optional[Dict[str, Any]] = None,
+                    key: Optional[str] = None) -> None:
+    """Write every file to a temporary name, then rename them into place, ``.states`` last."""
     os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
     token = uuid.uuid4().hex
-    params = dict(model.state_dict())
-    params[TOKEN_KEY] = token
-    staged = [(_save(params, prefix + ".pdparams"), prefix + ".pdparams")]
+    parts = [(".pdparams", dict(model.state_dict()))]
+    if optimizer is not None:
+        parts.append((".pdopt", dict(optimizer.state_dict())))
+    if ema_params is not None:
+        parts.append((".pdema", dict(ema_params)))
+    staged = []
     try:
-        if optimizer is not None:
-            opt_state = dict(optimizer.state_dict())
-            opt_state[TOKEN_KEY] = token
-            staged.append((_save(opt_state, prefix + ".pdopt"), prefix + ".pdopt"))
-        with atomic_write(prefix + ".states", "wb") as f:
-            # written last via its own atomic rename, after the others are in place
-            staged_states = dict(states, **{TOKEN_KEY: token})
-            for tmp, final in staged:
-                os.replace(tmp, final)
-            staged = []
-            pickle.dump(staged_states, f)
+        for suffix, obj in parts:
+            obj[TOKEN_KEY] = token
+            staged.append((_stage(_paddle_bytes(obj), prefix + suffix, key), prefix + suffix))
+        staged.append((_stage(pickle.dumps(dict(states, **{TOKEN_KEY: token})), prefix + ".states", key),
+                       prefix + ".states"))
+        for tmp, final in staged:
+            os.replace(tmp, final)
+        staged = []
     finally:
         for tmp, _ in staged:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
 
-def _load(path: str) -> Dict[str, Any]:
+def _read(path: str, key: Optional[str]) -> bytes:
     try:
-        return paddle.load(path)
+        return crypto.read_file(path, key)
+    except crypto.EncryptionError as exc:
+        raise CheckpointError(str(exc)) from None
+
+
+def _load(path: str, key: Optional[str] = None) -> Dict[str, Any]:
+    data = _read(path, key)
+    try:
+        return paddle.load(io.BytesIO(data))
     except Exception as exc:
         raise CheckpointError(f"cannot read '{path}': {exc}") from None
 
 
-def load_params_file(path: str) -> Dict[str, Any]:
-    """Weights dict from ``path`` (with or without ``.pdparams``), without the token."""
+def load_params_file(path: str, key: Optional[str] = None, prefer_ema: bool = False) -> Dict[str, Any]:
+    """Weights dict from ``path`` (with or without ``.pdparams``), without the token.
+
+    ``prefer_ema`` takes the moving-average weights when the checkpoint has them (eval and export).
+    """
     prefix = _strip_suffix(path)
     file = prefix + ".pdparams"
+    if prefer_ema and os.path.isfile(prefix + ".pdema"):
+        file = prefix + ".pdema"
+        logger.info("using the EMA weights of %s", prefix)
     if not os.path.isfile(file):
         raise CheckpointError(f"weights file '{file}' not found")
-    params = _load(file)
+    params = _load(file, key)
     if not isinstance(params, dict):
         raise CheckpointError(f"'{file}' does not hold a parameter dict")
     params.pop(TOKEN_KEY, None)
     return params
 
 
-def load_pretrained(model: paddle.nn.Layer, path: str) -> Dict[str, list]:
+def load_pretrained(model: paddle.nn.Layer, path: str, key: Optional[str] = None,
+                    prefer_ema: bool = False) -> Dict[str, list]:
     """Load matching weights only; report every parameter skipped and why."""
-    params = load_params_file(path)
+    params = load_params_file(path, key, prefer_ema=prefer_ema)
     own = model.state_dict()
     report = {"loaded": [], "missing": [], "unexpected": [], "shape_mismatch": []}
     to_load = {}
@@ -113,22 +142,25 @@ def load_pretrained(model: paddle.nn.Layer, path: str) -> Dict[str, list]:
 
 
 def load_checkpoint(model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer.Optimizer],
-                    path: str) -> Dict[str, Any]:
-    """Restore model, optimizer (with its lr scheduler) and return the saved training states."""
+                    path: str, key: Optional[str] = None) -> Dict[str, Any]:
+    """Restore model, optimizer (with its lr scheduler) and return the saved training states.
+
+    A ``.pdema`` file's weights come back in ``states["ema_params"]``.
+    """
     prefix = _strip_suffix(path)
     states_file = prefix + ".states"
     if not os.path.isfile(states_file):
         raise CheckpointError(f"checkpoint '{prefix}' has no .states file (expected {states_file})")
+    data = _read(states_file, key)
     try:
-        with open(states_file, "rb") as f:
-            states = pickle.load(f)
+        states = pickle.loads(data)
     except Exception as exc:
         raise CheckpointError(f"cannot read '{states_file}': {exc}") from None
     token = states.pop(TOKEN_KEY, None)
     params_file = prefix + ".pdparams"
     if not os.path.isfile(params_file):
         raise CheckpointError(f"checkpoint '{prefix}' has no .pdparams file")
-    params = _load(params_file)
+    params = _load(params_file, key)
     if params.pop(TOKEN_KEY, None) != token:
         raise CheckpointError(f"checkpoint '{prefix}' is inconsistent: .pdparams and .states come from different saves")
     own = model.state_dict()
@@ -142,25 +174,18 @@ def load_checkpoint(model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer
     if optimizer is not None:
         opt_file = prefix + ".pdopt"
         if os.path.isfile(opt_file):
-            opt_state = _load(opt_file)
+            opt_state = _load(opt_file, key)
             if opt_state.pop(TOKEN_KEY, None) != token:
                 raise CheckpointError(f"checkpoint '{prefix}' is inconsistent: .pdopt comes from a different save")
             optimizer.set_state_dict(opt_state)
         else:
             logger.warning("checkpoint %s has no optimizer state; optimizer starts fresh", prefix)
+    ema_file = prefix + ".pdema"
+    if os.path.isfile(ema_file):
+        ema_params = _load(ema_file, key)
+        if ema_params.pop(TOKEN_KEY, None) != token:
+            raise CheckpointError(f"checkpoint '{prefix}' is inconsistent: .pdema comes from a different save")
+        states["ema_params"] = ema_params
     logger.info("resumed from %s (epoch %s, step %s)", prefix, states.get("epoch"), states.get("global_step"))
     return states
 
-
-def rng_state() -> Dict[str, Any]:
-    import random
-
-    return {"python": random.getstate(), "numpy": np.random.get_state()}
-
-
-def set_rng_state(state: Dict[str, Any]) -> None:
-    import random
-
-    if state:
-        random.setstate(state["python"])
-        np.random.set_state(state["numpy"])

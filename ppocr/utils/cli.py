@@ -1,10 +1,11 @@
-"""Shared entry-point behaviour of the command-line tools: one-line errors and exit codes."""
+"""Shared entry-point behaviour of the command-line tools: config loading, one-line errors, exit codes."""
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Sequence
 
 from ppocr.utils.registry import ConfigError
 
@@ -14,16 +15,13 @@ EXIT_USAGE = 2
 
 
 def _expected_errors() -> tuple:
+    from ppocr.data.errors import DataError
     from ppocr.utils.checkpoint import CheckpointError
+    from ppocr.utils.crypto import EncryptionError
 
-    errors = [ConfigError, CheckpointError, FileNotFoundError]
-    try:
-        from ppocr.data.errors import DataError
+    from ppocr.engine.onnx_export import OnnxExportError
 
-        errors.append(DataError)
-    except ImportError:
-        pass
-    return tuple(errors)
+    return ConfigError, CheckpointError, DataError, EncryptionError, OnnxExportError, FileNotFoundError
 
 
 @contextlib.contextmanager
@@ -36,6 +34,28 @@ def config_file(path: str) -> Iterator[None]:
         if not text.startswith(path):
             raise ConfigError(f"{path}: {text}") from None
         raise
+
+
+def prepare_config(args: Any, task: str, require: Iterable[str]) -> Dict[str, Any]:
+    """Load ``-c`` with ``-o`` overrides, resolve the encryption key, apply ``Global.results_dir`` and
+    start logging (to ``<task dir>/<task>.log`` when the task has a folder)."""
+    from ppocr.utils.config import apply_results_dir, load_and_override
+    from ppocr.utils.crypto import resolve_key
+    from ppocr.utils.logging import setup_logging
+
+    config = load_and_override(args.config, args.opt, require=require)
+    g = config.setdefault("Global", {})
+    key = resolve_key(getattr(args, "key", None), g.get("encryption_key"))
+    if key:
+        g["encryption_key"] = key
+    apply_results_dir(config, task)
+    log_file = None
+    if task == "train":
+        log_file = os.path.join(g.get("save_model_dir", "./output/model"), "train.log")
+    elif g.get("results_dir"):
+        log_file = os.path.join(g["results_dir"], task, f"{task}.log")
+    setup_logging(log_file)
+    return config
 
 
 def run_main(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None) -> None:

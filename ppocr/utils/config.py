@@ -57,6 +57,12 @@ GLOBAL_SCHEMA: Dict[str, Tuple[type, ...]] = {
     "distributed": (bool,),
     "seed": (int, type(None)),
     "log_file": _OPT_STR,
+    "model_ema": (bool,),
+    "model_ema_decay": (float,),
+    "encryption_key": _OPT_STR,
+    "results_dir": _OPT_STR,
+    # DistillationModel export: the sub-model written at the top of save_inference_dir (default Student).
+    "export_model_name": _OPT_STR,
 }
 
 LOADER_SCHEMA: Dict[str, Tuple[type, ...]] = {
@@ -200,6 +206,19 @@ def _import_components() -> None:
     import ppocr.postprocess  # noqa: F401
 
 
+def _check_base_model(arch: Dict[str, Any], where: str) -> None:
+    """The parts of a BaseModel section (the Architecture itself or a DistillationModel sub-model)."""
+    if "model_type" not in arch:
+        raise ConfigError("missing required key 'model_type'", where)
+    parts = (("Transform", TRANSFORMS, ()), ("Backbone", BACKBONES, ()),
+             ("Neck", NECKS, ()), ("Head", HEADS, ("out_channels",)))
+    from ppocr.modeling.backbones import resolve_backbone
+
+    sections = dict(arch, Backbone=resolve_backbone(arch["model_type"], arch.get("Backbone")))
+    for key, registry, extra in parts:
+        _check_component(registry, sections.get(key), f"{where}.{key}", extra=("in_channels",) + extra)
+
+
 def validate_config(config: Dict[str, Any], path: str = "<config>", require: Iterable[str] = ()) -> None:
     """Check sections, Global keys and every component's name and keyword arguments.
 
@@ -229,15 +248,14 @@ def _validate(config: Dict[str, Any], require: Iterable[str]) -> None:
         kwargs = {k: v for k, v in arch.items() if k != "name"}
         ARCHITECTURES.check(name, kwargs, "Architecture")
         if name == "BaseModel":
-            if "model_type" not in arch:
-                raise ConfigError("missing required key 'model_type'", "Architecture")
-            parts = (("Transform", TRANSFORMS, ()), ("Backbone", BACKBONES, ()),
-                     ("Neck", NECKS, ()), ("Head", HEADS, ("out_channels",)))
-            from ppocr.modeling.backbones import resolve_backbone
+            _check_base_model(arch, "Architecture")
+        elif name == "DistillationModel":
+            from ppocr.modeling.architectures.distillation_model import sub_model_configs
 
-            sections = dict(arch, Backbone=resolve_backbone(arch["model_type"], arch.get("Backbone")))
-            for key, registry, extra in parts:
-                _check_component(registry, sections.get(key), f"Architecture.{key}", extra=("in_channels",) + extra)
+            for sub_name, sub in sub_model_configs(arch).items():
+                where = f"Architecture.Models.{sub_name}"
+                ARCHITECTURES.check("BaseModel", sub, where)
+                _check_base_model(sub, where)
 
     _check_component(LOSSES, config.get("Loss"), "Loss")
     _check_component(POSTPROCESS, config.get("PostProcess"), "PostProcess",
@@ -274,6 +292,9 @@ class ArgsParser(argparse.ArgumentParser):
         self.add_argument("-c", "--config", required=True, help="YAML config file")
         self.add_argument("-o", "--opt", nargs="+", default=[], metavar="Section.key=value",
                           help="override config values, YAML-typed (e.g. Global.epoch_num=10)")
+        self.add_argument("-k", "--key", default=None,
+                          help="encryption key for checkpoints and exported models "
+                               "(default: Global.encryption_key or $PPOCR_ENCRYPTION_KEY)")
 
 
 def load_and_override(path: str, overrides: Optional[Iterable[str]] = None,
@@ -288,5 +309,37 @@ def load_and_override(path: str, overrides: Optional[Iterable[str]] = None,
     return config
 
 
+RESULT_TASKS = ("train", "evaluate", "inference", "export", "prune", "quant")
+
+
+def apply_results_dir(config: Dict[str, Any], task: str) -> Dict[str, Any]:
+    """TAO-style layout: with ``Global.results_dir`` each task writes under ``<results_dir>/<task>/``, and
+    tasks after training read ``<results_dir>/train/best_accuracy`` unless weights are given."""
+    if task not in RESULT_TASKS:
+        raise ValueError(f"unknown task {task!r}; known: {', '.join(RESULT_TASKS)}")
+    g = config.setdefault("Global", {}) or {}
+    root = g.get("results_dir")
+    if not root:
+        return config
+    task_dir = os.path.join(root, task)
+    if task == "train":
+        g["save_model_dir"] = task_dir
+    else:
+        if not (g.get("pretrained_model") or g.get("checkpoints")):
+            g["pretrained_model"] = os.path.join(root, "train", "best_accuracy")
+        if task == "export":
+            g["save_inference_dir"] = task_dir
+        elif task == "inference":
+            g["save_res_path"] = os.path.join(task_dir, os.path.basename(g.get("save_res_path") or "predicts.txt"))
+        elif task in ("prune", "quant"):
+            g["save_model_dir"] = task_dir
+    config["Global"] = g
+    return config
+
+
 def dump_config(config: Dict[str, Any]) -> str:
+    """The config as YAML for logs, with the encryption key masked."""
+    config = copy.deepcopy(config)
+    if (config.get("Global") or {}).get("encryption_key"):
+        config["Global"]["encryption_key"] = "***"
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=None)

@@ -12,4 +12,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    utility.run_main(main)
+    utility.run_cli(main)

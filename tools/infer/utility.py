@@ -11,11 +11,10 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from ppocr.cli import infer_parser, options_from_args, run_task  # noqa: E402
+from ppocr.cli import infer_parser, options_from_args, run_cli, run_task  # noqa: E402
 from ppocr.infer.options import InferOptions  # noqa: E402
-from ppocr.utils.cli import run_main  # noqa: E402
 
-__all__ = ["init_args", "parse_args", "run_tool", "run_main"]
+__all__ = ["init_args", "parse_args", "run_tool", "run_cli"]
 
 
 def init_args(description=None):

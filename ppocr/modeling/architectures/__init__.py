@@ -15,10 +15,15 @@ def build_model(config: Dict[str, Any]):
 
 def with_class_count(config: Dict[str, Any], post_process: Any) -> Dict[str, Any]:
     """Give a recognition/classification head its class count from the postprocess character list,
-    as PaddleOCR does, unless the config sets it."""
+    as PaddleOCR does, unless the config sets it; a DistillationModel's sub-model heads get it too."""
     config = copy.deepcopy(config)
-    head = config.get("Head")
     classes = getattr(post_process, "character", None) or getattr(post_process, "label_list", None)
-    if isinstance(head, dict) and classes is not None and head.get("out_channels") is None:
-        head["out_channels"] = len(classes)
+    if classes is None:
+        return config
+    models = config.get("Models")
+    sections = [config] + (list(models.values()) if isinstance(models, dict) else [])
+    for section in sections:
+        head = section.get("Head") if isinstance(section, dict) else None
+        if isinstance(head, dict) and head.get("out_channels") is None:
+            head["out_channels"] = len(classes)
     return config
