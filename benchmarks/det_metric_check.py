@@ -212,6 +212,11 @@ def sanity_cases(gt: Dict[str, Image], seed: int = 0) -> List[Tuple[str, Dict[st
     cases.append(("every other care box dropped", kept, f"P = 1, R = {n_kept}/{n_care}",
                   figures_from_counts(n_kept, n_care, n_kept)))
 
+    doubled = {name: [q for p in polys for q in (p, _shrink(p, 0.95))] for name, polys in care.items()}
+    cases.append(("every care box predicted twice (second copy shrunk to 95 %)", doubled,
+                  "P = 0.5, R = 1 (one-to-one: a GT box matches one detection)",
+                  figures_from_counts(n_care, n_care, 2 * n_care)))
+
     shifted = {name: [_shift_x(p, 0.5) for p in polys] for name, polys in care.items()}
     cases.append(("care GT shifted right by half their width (IoU <= 1/3)", shifted,
                   "close to 0 (a shifted box can only match a neighbouring word)", None))

@@ -24,7 +24,10 @@ from ppocr.utils.registry import (
     closest,
 )
 
-SECTIONS = ("Global", "Architecture", "Loss", "Optimizer", "PostProcess", "Metric", "Train", "Eval")
+SECTIONS = ("Global", "Architecture", "Loss", "Optimizer", "PostProcess", "Metric", "Train", "Eval",
+            "Quant")  # Quant: tools/quant.py (ppocr.slim.quant.settings)
+# Sections a -o override may create when the YAML has none (all their keys have defaults).
+OPTIONAL_SECTIONS = ("Quant",)
 
 # Global keys and the Python types their values may take. Keys PaddleOCR reads that we accept but do not
 # need are listed too, so its configs load unchanged.
@@ -138,6 +141,8 @@ def apply_overrides(config: Dict[str, Any], overrides: Iterable[str]) -> Dict[st
                     raise ConfigError(f"override '{text}': '{where}' must be a list index < {len(node)}")
                 node = node[int(part)]
             elif isinstance(node, dict):
+                if part not in node and depth == 0 and part in OPTIONAL_SECTIONS:
+                    node[part] = {}  # e.g. -o Quant.mode=ptq on a recipe without a Quant section
                 if part not in node:
                     if depth == 0:
                         raise ConfigError(
@@ -239,6 +244,10 @@ def _validate(config: Dict[str, Any], require: Iterable[str]) -> None:
         if section not in config or config[section] is None:
             raise ConfigError(f"missing required section '{section}'")
     _check_schema(config.get("Global") or {}, GLOBAL_SCHEMA, "Global")
+    if config.get("Quant") is not None:
+        from ppocr.slim.quant.settings import QuantSettings
+
+        QuantSettings.from_config(config["Quant"])
 
     arch = config.get("Architecture")
     if arch is not None:

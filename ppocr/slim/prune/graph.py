@@ -192,29 +192,41 @@ def _is_float(t: paddle.Tensor) -> bool:
     return t.dtype in (paddle.float32, paddle.float64, paddle.float16, paddle.bfloat16)
 
 
-def _channel_view(array: np.ndarray, batch: int, channel: int) -> np.ndarray:
-    """A view with the batch on axis 0 and the channels on axis 1."""
-    return np.moveaxis(array, [batch, channel], [0, 1])
+def _axes_first(ndim: int, batch: int, channel: int) -> List[int]:
+    """A permutation putting the batch axis first and the channel axis second."""
+    batch, channel = batch % ndim, channel % ndim
+    return [batch, channel] + [axis for axis in range(ndim) if axis not in (batch, channel)]
 
 
-def _changed(new: np.ndarray, old: np.ndarray) -> np.ndarray:
-    return np.abs(new - old) > _CHANGE_TOL * (1.0 + np.abs(old))
+def _changed(new: paddle.Tensor, old: paddle.Tensor) -> paddle.Tensor:
+    return (new - old).abs() > _CHANGE_TOL * (1.0 + old.abs())
+
+
+def _changed_channels(new: paddle.Tensor, old: paddle.Tensor, batch: int, channel: int) -> np.ndarray:
+    """Boolean [batch, channels]: which channels of which sample differ anywhere."""
+    changed = _changed(new, old).transpose(_axes_first(new.ndim, batch, channel))
+    return changed.reshape([changed.shape[0], changed.shape[1], -1]).any(axis=2).numpy()
+
+
+def _changed_samples(new: paddle.Tensor, old: paddle.Tensor) -> np.ndarray:
+    return _changed(new, old).reshape([new.shape[0], -1]).any(axis=1).numpy()
 
 
 class _Tracer:
-    """Hooks and stand-in forwards for the shape, baseline and probe passes."""
+    """Hooks and stand-in forwards for the two shape passes, the baseline pass and the probe pass."""
 
     def __init__(self, layers: Dict[str, Tuple[nn.Layer, str]], probes: Dict[str, List[Tuple[int, int]]],
                  rng: np.random.RandomState):
         self.layers = layers
         self.probes = probes
         self.rng = rng
-        self.phase = "shape"
+        self.phase = "1"
         self.calls: Dict[str, int] = {}
         self.current: Dict[str, int] = {}
-        self.shapes: Dict[str, Dict[Tuple[str, int], Any]] = {}
+        self.shapes: Dict[str, Dict[Tuple[str, int], Any]] = {"1": {}, "2": {}}
         self.outputs: Dict[Tuple[str, int], Any] = {}
-        self.inputs: Dict[Tuple[str, int], List[np.ndarray]] = {}
+        self.pushes: Dict[str, paddle.Tensor] = {}
+        self.inputs: Dict[Tuple[str, int], List[paddle.Tensor]] = {}
         self.masks: Dict[Tuple[str, int], np.ndarray] = {}
         self.opaque_hits: Dict[Tuple[str, int], np.ndarray] = {}
         self.handles = []
@@ -234,32 +246,53 @@ class _Tracer:
         self.calls = {}
 
     def freeze(self, batch: int) -> None:
-        """Replace every mixing layer's forward by fixed noise shaped as its output at ``batch``.
-
-        The batch axis of each output is where the shapes of the batch-1 and batch-2 passes differ.
-        """
-        one, two = self.shapes["1"], self.shapes["2"]
-        for key, structure in one.items():
-            if self.layers[key[0]][1] == DEPTHWISE:
+        """Swap the forwards: mixing layers emit fixed noise shaped as their output at ``batch`` (the batch
+        axis of each output is where the batch-1 and batch-2 shapes differ); depthwise convs a stand-in."""
+        for key, structure in self.shapes["1"].items():
+            name = key[0]
+            layer, kind = self.layers[name]
+            if kind == DEPTHWISE:
                 continue
-            leaves = iter(_leaves(two.get(key, structure)))
+            leaves = iter(_leaves(self.shapes["2"].get(key, structure)))
 
             def noise(t: paddle.Tensor) -> Any:
                 other = next(leaves)
                 if not _is_float(t):
                     return t
-                value = self.rng.standard_normal(t.shape).astype("float32")
+                # small values: no gate or activation starts saturated, so a push always shows
+                value = self.rng.uniform(-0.5, 0.5, size=t.shape).astype("float32")
                 for axis, (a, b) in enumerate(zip(t.shape, other.shape)):
                     if a != b:  # the batch axis: every sample starts from the same values
                         value = np.repeat(value, batch, axis=axis)
-                return value
+                return paddle.to_tensor(value)
 
             self.outputs[key] = _rebuild(structure, noise)
+            if name in self.probes and key[1] == 0:
+                first = _leaves(self.outputs[key])[0]
+                self.pushes[name] = _push(first.shape, batch_axis(layer, kind), channel_axis(layer, kind),
+                                          self.probes[name], float(first.abs().max()))
         for name, (layer, kind) in self.layers.items():
             if kind in FROZEN:
-                layer.forward = self._fixed_forward(name, layer, kind)
+                layer.forward = self._fixed_forward(name)
             elif kind == DEPTHWISE:
                 layer.forward = self._channelwise_forward(name, layer, batch)
+
+    def _fixed_forward(self, name: str):
+        def forward(*args, **kwargs):
+            key = (name, self.current.get(name, 0))
+            push = self.pushes.get(name) if self.phase == "probe" and key[1] == 0 else None
+            first = [True]
+
+            def emit(t: paddle.Tensor) -> paddle.Tensor:
+                if not _is_float(t):
+                    return t
+                out = t + push if push is not None and first[0] else t.clone()
+                first[0] = False
+                return out
+
+            return _rebuild(self.outputs[key], emit)
+
+        return forward
 
     def _channelwise_forward(self, name: str, layer: nn.Layer, batch: int):
         """A cheap stand-in for a depthwise conv (Paddle's CPU kernel is slow at large batch): each output
@@ -274,24 +307,6 @@ class _Tracer:
 
         return forward
 
-    def _fixed_forward(self, name: str, layer: nn.Layer, kind: str):
-        def forward(*args, **kwargs):
-            key = (name, self.current.get(name, 0))
-            first = [True]
-
-            def emit(value: Any) -> Any:
-                if not isinstance(value, np.ndarray):
-                    return value
-                value = value.copy()
-                if self.phase == "probe" and first[0] and name in self.probes and key[1] == 0:
-                    _perturb(value, batch_axis(layer, kind), channel_axis(layer, kind), self.probes[name])
-                first[0] = False
-                return paddle.to_tensor(value)
-
-            return _rebuild(self.outputs[key], emit)
-
-        return forward
-
     def _pre(self, name: str, kind: str):
         def hook(layer, inputs):
             k = self.calls.get(name, 0)
@@ -299,49 +314,45 @@ class _Tracer:
             self.current[name] = k
             if self.phase not in ("baseline", "probe"):
                 return None
-            tensors = [t for t in _leaves(inputs) if _is_float(t)]
+            tensors = [t for t in _leaves(inputs) if _is_float(t) and t.ndim > 0]
             if kind != OPAQUE:
                 tensors = tensors[:1]
-            arrays = [t.numpy() for t in tensors]
             if self.phase == "baseline":
-                self.inputs[(name, k)] = arrays
+                self.inputs[(name, k)] = [t.clone() for t in tensors]
                 return None
             base = self.inputs.get((name, k))
-            if base is None or [a.shape for a in base] != [a.shape for a in arrays]:
+            if base is None or [t.shape for t in base] != [t.shape for t in tensors]:
                 return None
             if kind == OPAQUE:
-                hit = None
-                for new, old in zip(arrays, base):
-                    if new.ndim:
-                        rows = _changed(new, old).reshape(new.shape[0], -1).any(axis=1)
-                        hit = rows if hit is None else hit | rows
-                if hit is not None:
-                    self.opaque_hits[(name, k)] = hit
-            elif arrays:
-                view = _channel_view(_changed(arrays[0], base[0]), batch_axis(layer, kind), channel_axis(layer, kind))
-                self.masks[(name, k)] = view.reshape(view.shape[0], view.shape[1], -1).any(axis=2)
+                hits = [_changed_samples(new, old) for new, old in zip(tensors, base)]
+                if hits:
+                    self.opaque_hits[(name, k)] = np.logical_or.reduce(hits)
+            elif tensors:
+                self.masks[(name, k)] = _changed_channels(tensors[0], base[0], batch_axis(layer, kind),
+                                                          channel_axis(layer, kind))
             return None
 
         return hook
 
     def _post(self, name: str):
         def hook(layer, inputs, outputs):
-            if self.phase in ("1", "2"):
-                self.shapes.setdefault(self.phase, {})[(name, self.current[name])] = outputs
+            if self.phase in self.shapes:
+                self.shapes[self.phase][(name, self.current[name])] = outputs
             return None
 
         return hook
 
 
-def _perturb(value: np.ndarray, batch: int, channel: int, probes: List[Tuple[int, int]]) -> None:
-    """Add a large positive offset to channel c of sample b for each probe (b, c), in place.
+def _push(shape: Sequence[int], batch: int, channel: int, probes: List[Tuple[int, int]], level: float) -> paddle.Tensor:
+    """A large positive offset on channel c of sample b for each probe (b, c), zero elsewhere.
 
     With all traced weights positive, a positive push survives ReLU, BN, pooling and gates.
     """
-    view = _channel_view(value, batch, channel)
-    scale = 10.0 * (float(np.abs(value).max()) + 1.0)
+    perm = _axes_first(len(shape), batch, channel)
+    delta = np.zeros([shape[axis] for axis in perm], dtype="float32")
     for b, c in probes:
-        view[b, c] += scale
+        delta[b, c] = 10.0 * (level + 1.0)
+    return paddle.to_tensor(np.transpose(delta, np.argsort(perm)))
 
 
 def _randomize(model: nn.Layer, rng: np.random.RandomState) -> None:
@@ -383,27 +394,26 @@ def trace_channel_groups(model: nn.Layer, input_shape: Sequence[int], seed: int 
 
     tracer = _Tracer(layers, {k: v for k, v in probes.items() if k != INPUT}, rng)
     tracer.attach()
-    sample = rng.standard_normal([1, *input_shape]).astype("float32")
+    sample = rng.uniform(-1.0, 1.0, size=[1, *input_shape]).astype("float32")
     try:
         with paddle.no_grad():
             for size in (1, 2):
                 tracer.start(str(size))
                 net(paddle.to_tensor(np.repeat(sample, size, axis=0)))
             tracer.freeze(batch)
-            x = np.repeat(sample, batch, axis=0)
+            x = paddle.to_tensor(np.repeat(sample, batch, axis=0))
             tracer.start("baseline")
-            base_out = [t.numpy() for t in _leaves(net(paddle.to_tensor(x))) if _is_float(t)]
+            base_out = [t.clone() for t in _leaves(net(x)) if _is_float(t)]
             calls = dict(tracer.calls)
-            _perturb(x, 0, 1, probes[INPUT])
             tracer.start("probe")
-            probe_out = [t.numpy() for t in _leaves(net(paddle.to_tensor(x))) if _is_float(t)]
+            probe_out = [t for t in _leaves(net(x + _push(x.shape, 0, 1, probes[INPUT], 1.0))) if _is_float(t)]
     finally:
         tracer.detach()
 
     reaches_output = np.zeros(batch, dtype=bool)
     for new, old in zip(probe_out, base_out):
         if new.ndim and new.shape[0] == batch:
-            reaches_output |= _changed(new, old).reshape(batch, -1).any(axis=1)
+            reaches_output |= _changed_samples(new, old)
     return _build_groups(layers, order, channels, probes, calls, tracer, reaches_output)
 
 

@@ -130,6 +130,11 @@ def _match_chain(g: _Graph, round_node) -> Optional[dict]:
     return {"nodes": chain, "source": source, "target": tensor, "step": step, "zero_point": int(round(zero_point))}
 
 
+def _key(node) -> str:
+    # protobuf hands out fresh wrappers per access; an output name identifies a node in an SSA graph
+    return node.output[0]
+
+
 def _add_init(graph, name: str, array: np.ndarray) -> str:
     from onnx import numpy_helper
 
@@ -142,7 +147,7 @@ def _rewrite_activations(g: _Graph, new_nodes: Dict[int, list], dropped: set) ->
 
     count = 0
     for index, node in enumerate(g.graph.node):
-        if node.op_type != "Round" or id(node) in dropped:
+        if node.op_type != "Round" or _key(node) in dropped:
             continue
         chain = _match_chain(g, node)
         if chain is None:
@@ -153,9 +158,9 @@ def _rewrite_activations(g: _Graph, new_nodes: Dict[int, list], dropped: set) ->
         quant = helper.make_node("QuantizeLinear", [chain["source"], scale, zero], [prefix + ".q"], name=prefix + ".Q")
         dequant = helper.make_node("DequantizeLinear", [prefix + ".q", scale, zero], [chain["target"]],
                                    name=prefix + ".DQ")
-        first = min(list(g.graph.node).index(n) for n in chain["nodes"]) if False else index
-        new_nodes.setdefault(first, []).extend([quant, dequant])
-        dropped.update(id(n) for n in chain["nodes"])
+        # the Round sits after the chain's input is produced and before its output is used
+        new_nodes.setdefault(index, []).extend([quant, dequant])
+        dropped.update(_key(n) for n in chain["nodes"])
         count += 1
     return count
 
@@ -209,7 +214,7 @@ def fake_quant_to_qdq(model, bits: int = 8):
     nodes = list(new_nodes.get(-1, []))
     for index, node in enumerate(model.graph.node):
         nodes.extend(new_nodes.get(index, []))
-        if id(node) not in dropped:
+        if _key(node) not in dropped:
             nodes.append(node)
     del model.graph.node[:]
     model.graph.node.extend(nodes)

@@ -1,0 +1,103 @@
+"""Export a quantized model: Paddle inference files (Paddle Inference, CPU) plus a QDQ ``inference.onnx``.
+
+The converted graph (:func:`ppocr.slim.quant.qat.convert_for_inference`) is saved with the engine's
+exporter, so ``inference.yml`` and the input spec match float exports. paddle2onnx converts it to ONNX
+with plain fake-quant ops, :mod:`ppocr.slim.quant.onnx_qdq` rewrites those into QuantizeLinear/
+DequantizeLinear, and the result is checked against Paddle Inference on a sample batch.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from typing import Any, Dict, Optional
+
+import numpy as np
+import paddle
+
+from ppocr.engine.export import _write_inference, input_spec
+from ppocr.engine.onnx_export import ONNX_FILE, OnnxExportError, paddle_inference_run, sample_batch
+from ppocr.modeling.architectures import build_model, with_class_count
+from ppocr.postprocess import build_post_process
+from ppocr.slim.quant.qat import convert_for_inference, quantize_for_training
+from ppocr.slim.quant.settings import QuantSettings
+from ppocr.utils.checkpoint import load_params_file
+from ppocr.utils.registry import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# QDQ rounds half to even and saturates at -128 where the Paddle graph rounds half away and stops at
+# -127; a code that flips early moves a probability or map value by a few thousandths at most.
+ONNX_ATOL = 2e-2
+
+
+def export_quantized(model: paddle.nn.Layer, config: Dict[str, Any], settings: QuantSettings,
+                     save_dir: Optional[str] = None) -> str:
+    """Convert a QAT or calibrated PTQ model (in place) and write it to ``save_dir``
+    (default ``Global.save_inference_dir``); with ``settings.onnx`` also ``inference.onnx`` (QDQ)."""
+    g = config.get("Global") or {}
+    save_dir = save_dir or g.get("save_inference_dir")
+    if not save_dir:
+        raise ConfigError("set Global.save_inference_dir (or pass an output dir)", "Global.save_inference_dir")
+    if g.get("encryption_key"):
+        raise ConfigError("quantized export does not encrypt; unset it for tools/quant.py", "Global.encryption_key")
+    post_process = build_post_process(config["PostProcess"], g)
+    config = dict(config, Architecture=with_class_count(config["Architecture"], post_process))
+    converted = convert_for_inference(model)
+    _write_inference(converted, config, post_process, save_dir, False, None)
+    if settings.onnx:
+        write_qdq_onnx(save_dir, input_spec(config).shape, settings.weight_bits)
+    return save_dir
+
+
+def write_qdq_onnx(model_dir: str, input_shape, bits: int = 8, atol: float = ONNX_ATOL) -> str:
+    """paddle2onnx + QDQ rewrite of the model in ``model_dir``; writes ``model_dir/inference.onnx``."""
+    import onnx
+    import onnxruntime
+    import paddle2onnx
+
+    from ppocr.slim.quant.onnx_qdq import fake_quant_to_qdq
+
+    out = os.path.join(model_dir, ONNX_FILE)
+    with tempfile.TemporaryDirectory(prefix=".onnx.", dir=model_dir) as tmp:
+        plain = os.path.join(tmp, "fake_quant.onnx")
+        try:
+            paddle2onnx.export(os.path.join(model_dir, "inference.json"), os.path.join(model_dir, "inference.pdiparams"),
+                               save_file=plain, opset_version=14, enable_onnx_checker=True)
+        except Exception as exc:
+            raise OnnxExportError(f"paddle2onnx could not convert {model_dir}: {exc}") from None
+        if not os.path.isfile(plain):
+            raise OnnxExportError(f"paddle2onnx wrote no ONNX model for {model_dir}")
+        qdq, counts = fake_quant_to_qdq(onnx.load(plain), bits)
+        staged = os.path.join(tmp, ONNX_FILE)
+        onnx.save(qdq, staged)
+        batch = sample_batch(input_shape)
+        expected = paddle_inference_run(model_dir, batch)
+        session = onnxruntime.InferenceSession(staged, providers=["CPUExecutionProvider"])
+        got = session.run(None, {session.get_inputs()[0].name: batch})[0]
+        diff = float(np.abs(got - expected).max()) if got.shape == expected.shape else float("inf")
+        if diff > atol:
+            raise OnnxExportError(f"QDQ ONNX output differs from Paddle Inference by {diff:.3g} (> {atol}) "
+                                  f"on a {list(batch.shape)} batch")
+        os.replace(staged, out)
+    logger.info("QDQ ONNX model %s: %d activations and %d weights quantized; max abs diff to Paddle "
+                "Inference %.2e", out, counts["activations"], counts["weights"], diff)
+    return out
+
+
+def build_quantized_from_checkpoint(config: Dict[str, Any], settings: QuantSettings, weights: str) -> paddle.nn.Layer:
+    """Rebuild the QAT model (PACT and fake quantizers included) and load a checkpoint saved during QAT."""
+    g = config.get("Global") or {}
+    post_process = build_post_process(config["PostProcess"], g)
+    model = build_model(with_class_count(config["Architecture"], post_process))
+    model = quantize_for_training(model, settings)
+    params = load_params_file(weights, prefer_ema=True)
+    own = model.state_dict()
+    missing = [k for k in own if k not in params]
+    if missing:
+        hint = (" (a float checkpoint: quantize it with Quant.mode=qat training or Quant.mode=ptq)"
+                if all("quanter" in k or ".alpha" in k for k in missing) else "")
+        raise ConfigError(f"weights '{weights}' lack {len(missing)} parameters of the quantized model, "
+                          f"e.g. {missing[:3]}{hint}", "Global.checkpoints")
+    model.set_state_dict({k: params[k] for k in own})
+    return model
