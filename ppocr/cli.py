@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 import typing
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -117,12 +118,23 @@ def infer_parser(description: Optional[str] = None, prog: Optional[str] = None) 
     return parser
 
 
+def _quiet_opencv() -> None:
+    """OpenCV's own warnings about broken files repeat what the runner reports per input; keep errors only
+    (worker processes inherit the setting through the environment)."""
+    import cv2
+
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    if os.environ["OPENCV_LOG_LEVEL"].upper() == "ERROR":
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def run_task(task: str, options: InferOptions) -> int:
     """Run an inference task for a command line; exit status 1 only when every input failed."""
     from ppocr.infer.runner import run
     from ppocr.utils.logging import setup_logging
 
     setup_logging(level=logging.INFO if options.show_log else logging.WARNING)
+    _quiet_opencv()
     summary = run(task, options)
     return 1 if summary.all_failed else 0
 

@@ -52,7 +52,8 @@ def test_per_channel_weight_fake_quant_matches_hand_computation(layer_type):
     else:
         layer, axis = paddle.nn.Linear(4, 3), 1
     weight = rng.uniform(-1, 1, layer.weight.shape).astype("float32")
-    weight = weight * (np.array([0.1, 1.0, 7.0]).reshape([-1 if i == axis else 1 for i in range(weight.ndim)]))
+    channel_size = np.array([0.1, 1.0, 7.0], "float32").reshape([-1 if i == axis else 1 for i in range(weight.ndim)])
+    weight = weight * channel_size
     layer.weight.set_value(weight)
     quanter = PerChannelAbsMaxQuanterLayer(layer, bit_length=8)
 

@@ -219,7 +219,8 @@ def iter_images(path: str, key: str, max_pixels: int = 0, page_num: int = 0) -> 
         with open(path, "rb") as f:
             data = f.read()
         yield InputImage(key, path, image=decode_image(data, max_pixels, key))
-    except (InputError, OSError, MemoryError) as err:
+    except Exception as err:  # noqa: BLE001 - whatever a file does to a decoder, only that input fails
+        logger.debug("%s: loading failed", key, exc_info=not isinstance(err, (InputError, OSError)))
         yield InputImage(key, path, error=_one_line(err))
 
 
@@ -265,7 +266,9 @@ def _single_page(source: Union[str, bytes], max_pixels: int, name: str) -> np.nd
 
 
 def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
+    text = " ".join(str(err).split())
+    if isinstance(err, (InputError, OSError)) and text:
+        return text
     if isinstance(err, MemoryError):
-        return f"out of memory while decoding: {text}"
-    return text
+        return f"out of memory while decoding: {text or 'MemoryError'}"
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

@@ -276,14 +276,13 @@ def run(task_name: str, options: InferOptions) -> RunSummary:
     workers = min(options.total_process_num, len(files)) if options.use_mp else 1
     sink = atomic_write(results_path) if options.save_results else open(os.devnull, "w", encoding="utf-8")
     with sink as out:
-        emit = _counting_writer(out, task_cls, summary)
         if workers > 1:
             _run_processes(task_name, options, files, workers, summary, out)
         else:
             task = task_cls(options)
             items = ((index, path, key) for index, (path, key) in enumerate(files))
             with _progress_bar(len(files), task_name) as bar:
-                process_items(task, items, summary, emit, lambda: bar.update(1))
+                process_items(task, items, summary, _counting_writer(out, task_cls, summary), lambda: bar.update(1))
     summary.wall_seconds = time.perf_counter() - start
     logger.info("%s", summary.describe())
     logger.info("%s", summary.describe_timings())

@@ -8,6 +8,13 @@ import tempfile
 from typing import IO, Iterator
 
 
+def _umask() -> int:
+    """The process umask; mkstemp/mkdtemp create owner-only entries, plain open/mkdir would not."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str, mode: str = "w", encoding: str = None) -> Iterator[IO]:
     """Write to a temporary file beside ``path`` and rename it over ``path`` on success."""
@@ -17,6 +24,7 @@ def atomic_write(path: str, mode: str = "w", encoding: str = None) -> Iterator[I
     if "b" not in mode and encoding is None:
         encoding = "utf-8"
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, mode, encoding=encoding) as f:
             yield f
             f.flush()
@@ -35,6 +43,7 @@ def atomic_dir(path: str) -> Iterator[str]:
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
     try:
+        os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
         if os.path.isdir(path):
             old = tmp + ".old"

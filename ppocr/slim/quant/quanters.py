@@ -10,6 +10,7 @@ from typing import Tuple
 
 import numpy as np
 import paddle
+from paddle import _C_ops
 from paddle.quantization.base_quanter import BaseQuanter
 from paddle.quantization.factory import QuanterFactory
 from paddle.quantization.quanters.abs_max import FakeQuanterWithAbsMaxObserverLayer
@@ -94,14 +95,26 @@ class PerChannelAbsMaxQuanter(QuanterFactory):
 
 
 class MovingAverageAbsMaxQuanterLayer(FakeQuanterWithAbsMaxObserverLayer):
-    """Paddle's fused moving-average abs-max fake quantizer, with two changes: the average starts at the
-    first batch (paddle seeds it with 1.0, which biases short fine-tunes) and ``zero_points()`` returns
-    zeros (paddle's None breaks ``Quantization.convert`` on 3.3.1)."""
+    """Paddle's fused moving-average abs-max fake quantizer (``scale = accum / state`` with
+    ``state ← rate·state + 1``, ``accum ← rate·accum + max|x|``), with three changes: the average starts
+    at the first batch (paddle seeds state and accum with 1.0, which biases short fine-tunes); the
+    dygraph update is kept for a zero state (paddle's ``if state:`` skips it then); ``zero_points()``
+    returns zeros (paddle's None breaks ``Quantization.convert`` on 3.3.1)."""
 
     def __init__(self, layer: paddle.nn.Layer, moving_rate: float = 0.9, bit_length: int = 8):
         super().__init__(layer, moving_rate=moving_rate, bit_length=bit_length)
         self._state.set_value(paddle.zeros([1]))
         self._accum.set_value(paddle.zeros([1]))
+
+    def dynamic_forward(self, input: paddle.Tensor) -> paddle.Tensor:
+        training = self.training
+        out, scale, state, accum = _C_ops.fake_quantize_dequantize_moving_average_abs_max(
+            input, self._scale, self._accum if training else None, self._state if training else None,
+            self._moving_rate, self._bit_length, not training, 1)
+        if training:
+            for new, old in ((scale, self._scale), (state, self._state), (accum, self._accum)):
+                _C_ops.assign_out_(new, old)
+        return out
 
     def quant_params(self) -> Tuple[np.ndarray, np.ndarray]:
         abs_max = max(float(self._scale.numpy().reshape(-1)[0]), _TINY)
