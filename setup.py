@@ -26,5 +26,6 @@ setup(
         "cpu": ["paddlepaddle>=3.0.0"],
         "test": ["pytest>=7", "pytest-timeout>=2"],
     },
+    entry_points={"console_scripts": ["ppocr=ppocr.cli:console"]},
     license="Apache-2.0",
 )

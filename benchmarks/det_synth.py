@@ -49,6 +49,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--page_size", type=int, default=640, help="side of the generated pages")
     parser.add_argument("--seed", type=int, default=0, help="training-page seed; held-out pages use seed + 1000")
     parser.add_argument("--crop", type=int, default=320, help="EastRandomCropData size (square)")
+    parser.add_argument("--min_crop", type=float, default=0.5,
+                        help="EastRandomCropData min_crop_side_ratio (recipe: 0.1, whose wide, short crops are "
+                             "half padding)")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=0.002, help="peak learning rate of the cosine schedule")
     parser.add_argument("--warmup_iters", type=int, default=40, help="linear warmup length in iterations")
@@ -131,6 +134,7 @@ def recipe_overrides(config: Dict[str, Any], args: argparse.Namespace, train_dir
         f"Train.dataset.label_file_list=[{os.path.join(train_dir, 'det_gt.txt')}]",
         f"Train.dataset.transforms.{iaa}.IaaAugment.augmenter_args={augmenters}",
         f"Train.dataset.transforms.{crop}.EastRandomCropData.size=[{args.crop}, {args.crop}]",
+        f"Train.dataset.transforms.{crop}.EastRandomCropData.min_crop_side_ratio={args.min_crop:g}",
         f"Train.loader.batch_size_per_card={args.batch_size}",
         f"Train.loader.num_workers={args.num_workers}",
         f"Eval.dataset.data_dir={eval_dir}",
@@ -224,6 +228,16 @@ def probe_speed(args: argparse.Namespace, base: List[str], train_label: str, wor
             "cpu_per_wall": cpu_per_wall}
 
 
+def fit_schedule(iterations: int, pages: int, batch_size: int) -> Tuple[int, int, float]:
+    """(epochs, iterations per epoch, ratio_list) giving about ``iterations`` in whole epochs: each epoch
+    draws ``ratio`` of the pages, so the cosine schedule ends exactly when the budget does."""
+    full = math.ceil(pages / batch_size)
+    epochs = max(1, math.ceil(iterations / full))
+    per_epoch = max(1, iterations // epochs)
+    ratio = min(1.0, per_epoch * batch_size / pages)
+    return epochs, math.ceil(round(ratio * pages) / batch_size), ratio
+
+
 def evaluate(config: Dict[str, Any], model_prefix: str) -> Dict[str, float]:
     from ppocr.engine.trainer import Trainer
     from ppocr.utils.config import apply_overrides
@@ -264,8 +278,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.eval_only:
         config = build_config(base)
         model_prefix = args.eval_only
+        print("eval overrides (tools/eval.py form):")
+        print(f"  python tools/eval.py -c configs/det/det_mv3_db.yml -o Global.pretrained_model={model_prefix} \\\n    "
+              + " \\\n    ".join(shlex.quote(o) for o in base if o.startswith(("Eval.", "PostProcess."))))
     else:
-        steps_per_epoch = math.ceil(args.train_pages / args.batch_size)
         if args.iters > 0:
             wanted, speed = args.iters, None
         else:
@@ -275,9 +291,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             wanted = int(args.minutes * 60 / per_iter)
             print(f"probe: {speed['wall']:.2f} s/iter wall ({speed['reader']:.2f} s waiting for data), "
                   f"{speed['cpu']:.2f} CPU-s/iter -> {wanted} iterations fit {args.minutes:g} {args.budget}-minutes")
-        epochs = max(1, wanted // steps_per_epoch)
+        epochs, steps_per_epoch, ratio = fit_schedule(wanted, args.train_pages, args.batch_size)
         warmup_epoch = round(args.warmup_iters / steps_per_epoch, 4)
-        overrides = base + [f"Global.epoch_num={epochs}", f"Optimizer.lr.warmup_epoch={warmup_epoch:g}"]
+        overrides = base + [f"Global.epoch_num={epochs}", f"Optimizer.lr.warmup_epoch={warmup_epoch:g}",
+                            f"Train.dataset.ratio_list=[{ratio:.6g}]"]
         config = build_config(overrides)
         print("recipe overrides (tools/train.py form):")
         print("  python tools/train.py -c configs/det/det_mv3_db.yml -o \\\n    "
@@ -291,6 +308,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         reader, batch = step_log.costs(skip=1)
         train_report = {"wall": wall, "cpu": cpu, "steps": steps, "reader": reader, "batch": batch,
                         "load_before": load_before, "load_after": uptime(), "speed": speed,
+                        "load_averages": os.getloadavg(),
                         "final_loss": step_log.steps[-1][1] if step_log.steps else float("nan")}
         model_prefix = os.path.join(save_dir, "latest")
 
@@ -315,9 +333,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"({used / 60:.1f})")
         print(f"load before training: {train_report['load_before']}")
         print(f"load after training:  {train_report['load_after']}")
-        if train_report["load_before"] and os.cpu_count():
+        if max(train_report["load_averages"]) > (os.cpu_count() or 1):
             print(f"(load averages above {os.cpu_count()} mean other processes shared these CPUs: wall-clock "
-                  "figures are slower than on an idle machine; the CPU-time figures are not)")
+                  "figures are slower than on an idle machine; the CPU-time figures much less so)")
     return 0
 
 

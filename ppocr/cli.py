@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import logging
 import os
 import sys
@@ -29,12 +30,6 @@ CHOICES: Dict[str, Sequence[str]] = {
     "precision": ("fp32", "fp16", "int8"),
     "ocr_version": ("PP-OCRv4", "PP-OCRv6"),
 }
-TASK_DESCRIPTIONS = {
-    "system": "detect, classify and recognise text",
-    "det": "detect text boxes",
-    "rec": "recognise text-line crops",
-    "cls": "classify text-line orientation",
-}
 
 
 def str2bool(text: str) -> bool:
@@ -50,18 +45,14 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad flag in one line (with the closest known flag) instead of the usage text."""
 
     def error(self, message: str) -> typing.NoReturn:
-        from ppocr.utils.registry import closest
-
         if message.startswith("unrecognized arguments:"):
             known = [flag for flag in _all_flags(self) if flag.startswith("--")]
             hints = []
             for token in message.split(":", 1)[1].split():
                 flag = token.split("=", 1)[0]
-                match = closest(flag, known) if flag.startswith("--") else None
-                if match:
-                    hints.append(f"{flag} (did you mean {match}?)")
-            if hints:
-                message = f"unrecognized arguments: {', '.join(hints)}"
+                match = difflib.get_close_matches(flag, known, n=1, cutoff=0.75) if flag.startswith("--") else []
+                hints.append(f"{flag} (did you mean {match[0]}?)" if match else flag)
+            message = f"unrecognized arguments: {', '.join(hints)}"
         self.exit(2, f"error: {self.prog}: {message}; see --help\n")
 
 
@@ -143,7 +134,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = OneLineParser(prog="ppocr", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     commands.required = True
-    ocr = commands.add_parser("ocr", help=TASK_DESCRIPTIONS["system"],
+    ocr = commands.add_parser("ocr", help="detect, classify and recognise text",
                               description="Read the text in images and PDFs (like tools/infer/predict_system.py).")
     ocr.add_argument("input", nargs="?", metavar="DIR", help="an image, a PDF, a folder or a .txt list of paths")
     add_infer_flags(ocr)
@@ -156,24 +147,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def run_cli(entry: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None) -> None:
     """Run an inference command: setup errors (missing inputs or models, bad settings, a missing model
-    wheel) become one ``error: ...`` line on stderr and exit status 2; the traceback goes to the debug log.
+    wheel) become one ``error: ...`` line on stderr and exit status 2.
 
     Inputs that fail during a run never get here: the runner records them and carries on.
     """
-    from ppocr.utils.registry import ConfigError
+    from ppocr.utils.cli import run_main
 
-    try:
-        code = entry(argv)
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
-    except (ConfigError, FileNotFoundError, ValueError, ImportError) as err:
-        logging.getLogger("ppocr.cli").debug("setup failed", exc_info=True)
-        sys.stderr.write(f"error: {' '.join(str(err).split())}\n")
-        sys.exit(2)
-    sys.exit(code or 0)
+    run_main(entry, argv, extra_errors=(ValueError, ImportError))
 
 
 def console() -> None:
     """Entry point of the installed ``ppocr`` command."""
     run_cli(main, sys.argv[1:])
+
+
+if __name__ == "__main__":
+    console()

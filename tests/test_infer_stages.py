@@ -179,6 +179,18 @@ def test_paddle_and_onnx_backends_agree(tiny_export):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_use_gpu_without_cuda_falls_back_to_cpu_with_a_warning(tiny_export, caplog):
+    options = InferOptions(use_gpu=True, use_tensorrt=True, cpu_threads=1)
+    batch = np.zeros((1, 3, 32, 100), np.float32)
+    with caplog.at_level("WARNING", logger="ppocr.infer.backends"):
+        outputs = [PaddleBackend(str(tiny_export), options).run(batch)[0],
+                   OnnxBackend(str(tiny_export / "inference.onnx"), options).run(batch)[0]]
+    if "running on CPU" not in caplog.text:
+        pytest.skip("this machine has a CUDA device")
+    assert caplog.text.count("running on CPU") == 2
+    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-4, atol=1e-5)
+
+
 def test_recognizer_uses_exported_metadata_and_checks_class_count(tiny_export):
     crops = [render_crop("ab12"), render_crop("a much longer line 123")]
     paddle_rec = TextRecognizer(InferOptions(rec_model_dir=str(tiny_export), cpu_threads=2))

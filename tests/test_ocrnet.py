@@ -302,6 +302,9 @@ def tiny_ocrnet_config(kind, train_lmdb, eval_lmdb, save_dir):
     config["Global"].update(epoch_num=2, print_batch_step=1, log_smooth_window=1, save_model_dir=str(save_dir),
                             save_epoch_step=0, eval_batch_step=[0, 12], save_inference_dir=str(save_dir / "inf"),
                             seed=7, max_text_length=8, cal_metric_during_train=False)
+    # Adadelta's first updates are about sqrt(epsilon) in size: the recipe's 1e-8 (TAO, STR benchmark) needs
+    # thousands of steps to move, so these 12-step runs start faster; lr, rho and clipping stay the recipe's.
+    config["Optimizer"]["epsilon"] = 1e-4
     arch = config["Architecture"]
     arch["Transform"]["model_name"] = "small"
     arch["Backbone"]["feature_channel"] = 32
@@ -354,7 +357,7 @@ def test_recipe_trains_on_grayscale_lmdb(trained):
     assert images.shape == [8, 1, 32, 100]
     losses = trained["losses"]
     assert len(losses) == 12 and all(np.isfinite(losses))
-    assert np.mean(losses[-3:]) < np.mean(losses[:3]), losses
+    assert np.mean(losses[-3:]) < 0.95 * np.mean(losses[:3]), losses
     optimizer = trainer.optimizer
     assert isinstance(optimizer, paddle.optimizer.Adadelta)
     assert isinstance(optimizer._grad_clip, paddle.nn.ClipGradByGlobalNorm) and optimizer._grad_clip.clip_norm == 5.0

@@ -71,6 +71,31 @@ def single_run(corpus, tmp_path_factory):
     return out_dir, _predict_system(corpus[0], out_dir)
 
 
+def _rect(left, top, right, bottom):
+    return [[left, top], [right, top], [right, bottom], [left, bottom]]
+
+
+def test_reading_order_groups_lines_with_uneven_baselines():
+    from ppocr.infer.system import reading_order
+
+    boxes = np.array([_rect(10, 110, 200, 140),   # second line
+                      _rect(300, 8, 500, 38),     # first line, right word, sits a little higher
+                      _rect(10, 14, 250, 44),     # first line, left word
+                      _rect(220, 104, 400, 134)])  # second line, right word, higher than its neighbour
+    assert reading_order(boxes) == [2, 1, 0, 3]
+
+
+def test_crop_quad_straightens_and_turns_tall_crops():
+    from ppocr.infer.system import crop_quad
+
+    img = np.zeros((200, 300, 3), np.uint8)
+    img[50:150, 100:130] = 255  # a tall white bar
+    crop = crop_quad(img, np.array(_rect(100, 50, 130, 150), np.float32))
+    assert crop.shape[:2] == (30, 100) and crop.mean() > 200
+    tilted = np.array([[20, 40], [120, 20], [130, 70], [30, 90]], np.float32)
+    assert crop_quad(img, tilted).shape[:2] == (51, 102)
+
+
 def test_default_models_read_a_rendered_sentence_in_reading_order(system, corpus):
     results = system(os.path.join(corpus[0], "sentence.png"))
     assert [_normal(item["transcription"]) for item in results] == [_normal(line) for line in SENTENCE]

@@ -11,7 +11,7 @@ import paddle
 from ppocr.data.imaug import create_operators, transform
 from ppocr.modeling.architectures import build_model, with_class_count
 from ppocr.postprocess import build_post_process
-from ppocr.utils.checkpoint import load_params_file
+from ppocr.utils.checkpoint import load_params_file, prepare_model
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class CheckpointPredictor:
         self.model_type = config["Architecture"].get("model_type", "")
         self.post_process = build_post_process(config["PostProcess"], g)
         arch = with_class_count(config["Architecture"], self.post_process)
-        self.model = build_model(arch)
+        self.model = prepare_model(build_model(arch), weights, key)
         self.model.set_state_dict(load_params_file(weights, key, prefer_ema=True))
         self.model.eval()
         self.ops = create_operators(_infer_ops(config, self.model_type), g, where="Eval.dataset.transforms")

@@ -20,7 +20,7 @@ from ppocr.modeling.architectures.distillation_model import DistillationModel, s
 from ppocr.postprocess import build_post_process
 from ppocr.postprocess.distillation_postprocess import single_model_config
 from ppocr.engine.onnx_export import convert_to_onnx
-from ppocr.utils.checkpoint import load_params_file
+from ppocr.utils.checkpoint import load_params_file, prepare_model
 from ppocr.utils.crypto import encrypt_file_in_place
 from ppocr.utils.registry import ConfigError
 
@@ -95,7 +95,10 @@ def inference_meta(config: Dict[str, Any], post_process: Any) -> Dict[str, Any]:
     for key in ("character_dict_path",):
         post_cfg.pop(key, None)
     character = getattr(post_process, "character", None)
-    if character is not None:
+    dict_character = getattr(post_process, "dict_character", None)  # without special tokens (attention)
+    if dict_character is not None:
+        post_cfg["character_dict"] = list(dict_character)
+    elif character is not None:
         post_cfg["character_dict"] = [c for c in character if c != "blank"] if character[0] == "blank" else list(character)
     label_list = getattr(post_process, "label_list", None)
     if label_list is not None:
@@ -126,8 +129,8 @@ def export_model(config: Dict[str, Any], save_dir: Optional[str] = None,
     paddle.set_device("cpu")
     post_process = build_post_process(config["PostProcess"], g)
     config = dict(config, Architecture=with_class_count(config["Architecture"], post_process))
-    model = build_model(config["Architecture"])
     key = g.get("encryption_key")
+    model = prepare_model(build_model(config["Architecture"]), weights, key)
     params = load_params_file(weights, key, prefer_ema=True)
     own = model.state_dict()
     missing = [k for k in own if k not in params]

@@ -19,7 +19,7 @@ from ppocr.metrics import build_metric
 from ppocr.modeling.architectures import build_model, with_class_count
 from ppocr.optimizer import build_optimizer
 from ppocr.postprocess import build_post_process
-from ppocr.utils.checkpoint import load_checkpoint, load_pretrained, save_checkpoint
+from ppocr.utils.checkpoint import load_checkpoint, load_pretrained, prepare_model, save_checkpoint
 from ppocr.utils.config import dump_config
 from ppocr.utils.registry import ConfigError
 
@@ -122,7 +122,8 @@ class Trainer:
         self.model_type = arch.get("model_type", "")
         self.post_process = build_post_process(self.config["PostProcess"], self.gcfg)
         self.config["Architecture"] = with_class_count(arch, self.post_process)
-        self.model = build_model(self.config["Architecture"])
+        self.model = prepare_model(build_model(self.config["Architecture"]),
+                                   self.gcfg.get("checkpoints") or self.gcfg.get("pretrained_model"), self.key)
         if self.gcfg.get("pretrained_model") and not self.gcfg.get("checkpoints"):
             load_pretrained(self.model, self.gcfg["pretrained_model"], self.key, prefer_ema=mode == "eval")
         for hook in model_hooks:

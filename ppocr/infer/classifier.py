@@ -39,7 +39,8 @@ class TextClassifier:
         self.backend = backend
         recorded_shape = transform_args(backend.metadata, "ClsResizeImg").get("image_shape")
         self.image_shape = parse_image_shape(pick(options, "cls_image_shape", recorded_shape), "cls_image_shape")
-        self.label_list = [str(v) for v in pick(options, "label_list", postprocess_args(backend.metadata).get("label_list"))]
+        recorded_labels = postprocess_args(backend.metadata).get("label_list")
+        self.label_list = [str(v) for v in pick(options, "label_list", recorded_labels)]
         if not self.label_list:
             raise ValueError("label_list must name at least one class, e.g. ['0', '180']")
         self.batch_num = max(1, int(options.cls_batch_num))

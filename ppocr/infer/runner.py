@@ -18,7 +18,7 @@ import queue as queue_module
 import shutil
 import tempfile
 import time
-from typing import Callable, Dict, IO, Iterable, List, Optional, Sequence, Tuple
+from typing import IO, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -37,10 +37,9 @@ Emit = Callable[[int, str, str], None]
 
 @dataclasses.dataclass
 class Outcome:
-    """What a task made of one image: its results-line payload and whether anything was found."""
+    """What a task made of one image: its results-line payload and, optionally, a picture of it."""
 
     payload: str
-    found: bool
     picture: Optional[np.ndarray] = None
 
 
@@ -48,13 +47,13 @@ class Task:
     """One kind of inference over images; subclasses build their predictor from the options."""
 
     results_name = "results.txt"
-    stages: Tuple[str, ...] = ()
 
     def __init__(self, options: InferOptions) -> None:
         self.options = options
         self.batch_size = 1
 
     def run(self, images: List[np.ndarray], keys: List[str]) -> Tuple[List[Outcome], Dict[str, float]]:
+        """An outcome per image (same order) and the seconds each model stage took for the batch."""
         raise NotImplementedError
 
     @staticmethod
@@ -63,10 +62,19 @@ class Task:
             return "failed"
         return "empty" if payload == "[]" else "ok"
 
+    def picture(self, key: str, draw: Callable[..., np.ndarray], *args) -> Optional[np.ndarray]:
+        """The visualised result when ``is_visualize`` is on; a drawing failure costs the picture, not the result."""
+        if not self.options.is_visualize:
+            return None
+        try:
+            return draw(*args)
+        except Exception as err:  # noqa: BLE001 - the results line matters more than its illustration
+            logger.warning("%s: could not draw the result: %s", key, _one_line(err))
+            return None
+
 
 class SystemTask(Task):
     results_name = "system_results.txt"
-    stages = ("det", "cls", "rec")
 
     def __init__(self, options: InferOptions) -> None:
         super().__init__(options)
@@ -76,22 +84,21 @@ class SystemTask(Task):
 
     def run(self, images, keys):
         results, timings = self.system.ocr(images[0])
-        picture = draw_ocr(images[0], results, self.options.vis_font_path) if self.options.is_visualize else None
+        picture = self.picture(keys[0], draw_ocr, images[0], results, self.options.vis_font_path)
         if self.options.save_crop_res:
             self._save_crops(images[0], keys[0], results)
-        return [Outcome(fmt.system_payload(results), bool(results), picture)], timings
+        return [Outcome(fmt.system_payload(results), picture)], timings
 
     def _save_crops(self, image: np.ndarray, key: str, results: List[dict]) -> None:
-        from ppocr.infer.system import crop_quad
+        from ppocr.infer.system import as_quad, crop_quad
 
         stem = os.path.splitext(visual_path(self.options.crop_res_save_dir, key))[0]
         for number, item in enumerate(results):
-            save_image(f"{stem}_crop{number}.jpg", crop_quad(image, np.asarray(item["points"], dtype=np.float32)))
+            save_image(f"{stem}_crop{number}.jpg", crop_quad(image, as_quad(np.asarray(item["points"]))))
 
 
 class DetTask(Task):
     results_name = "det_results.txt"
-    stages = ("det",)
 
     def __init__(self, options: InferOptions) -> None:
         super().__init__(options)
@@ -101,15 +108,14 @@ class DetTask(Task):
 
     def run(self, images, keys):
         boxes, elapsed = self.detector(images[0])
-        picture = draw_boxes(images[0], boxes) if self.options.is_visualize else None
-        return [Outcome(fmt.det_payload(boxes), len(boxes) > 0, picture)], {"det": elapsed}
+        picture = self.picture(keys[0], draw_boxes, images[0], boxes)
+        return [Outcome(fmt.det_payload(boxes), picture)], {"det": elapsed}
 
 
 class RecTask(Task):
     """Whole images are text-line crops; they are recognised ``rec_batch_num`` at a time."""
 
     results_name = "rec_results.txt"
-    stages = ("rec",)
 
     def __init__(self, options: InferOptions) -> None:
         super().__init__(options)
@@ -120,7 +126,7 @@ class RecTask(Task):
 
     def run(self, images, keys):
         texts, elapsed = self.recognizer(images)
-        return [Outcome(fmt.text_score_payload(text, score), bool(text)) for text, score in texts], {"rec": elapsed}
+        return [Outcome(fmt.text_score_payload(text, score)) for text, score in texts], {"rec": elapsed}
 
     @staticmethod
     def status(payload: str) -> str:
@@ -133,7 +139,6 @@ class ClsTask(Task):
     """Whole images are text-line crops; each gets its orientation label, ``cls_batch_num`` at a time."""
 
     results_name = "cls_results.txt"
-    stages = ("cls",)
 
     def __init__(self, options: InferOptions) -> None:
         super().__init__(options)
@@ -144,7 +149,7 @@ class ClsTask(Task):
 
     def run(self, images, keys):
         _, labels, elapsed = self.classifier(images)
-        return [Outcome(fmt.text_score_payload(str(label), score), True) for label, score in labels], {"cls": elapsed}
+        return [Outcome(fmt.text_score_payload(str(label), score)) for label, score in labels], {"cls": elapsed}
 
 
 TASKS = {"system": SystemTask, "det": DetTask, "rec": RecTask, "cls": ClsTask}
@@ -200,29 +205,26 @@ def _save_picture(options: InferOptions, key: str, picture: Optional[np.ndarray]
         logger.warning("%s: could not save the visualised result: %s", key, _one_line(err))
 
 
-def _run_images(task: Task, loaded: List[InputImage], summary: RunSummary) -> Dict[int, object]:
-    """An Outcome or an error message per item (keyed by id); a failing batch is retried one image at a
-    time so only the culprit fails."""
+def _run_images(task: Task, loaded: List[InputImage], summary: RunSummary) -> List[Union[Outcome, str]]:
+    """An Outcome or an error message per image, in order; a failing batch is retried one image at a
+    time so that only the culprit fails."""
     try:
         done, timings = task.run([item.image for item in loaded], [item.key for item in loaded])
     except Exception as err:  # noqa: BLE001 - any failure is confined to the input that caused it
         if len(loaded) == 1:
             logger.debug("%s failed", loaded[0].key, exc_info=True)
-            return {id(loaded[0]): _one_line(err)}
-        found: Dict[int, object] = {}
-        for item in loaded:
-            found.update(_run_images(task, [item], summary))
-        return found
+            return [_one_line(err)]
+        return [result for item in loaded for result in _run_images(task, [item], summary)]
     summary.add_timings(timings)
-    return {id(item): outcome for item, outcome in zip(loaded, done)}
+    return list(done)
 
 
 def _run_batch(task: Task, batch: List[Tuple[int, InputImage]], summary: RunSummary, emit: Emit) -> None:
     """Process the loaded images of ``batch`` and emit one line per entry, in input order."""
     loaded = [item for _, item in batch if item.error is None]
-    found = _run_images(task, loaded, summary) if loaded else {}
+    outcomes = iter(_run_images(task, loaded, summary) if loaded else [])
     for index, item in batch:
-        outcome = found.get(id(item), item.error)
+        outcome = item.error if item.error is not None else next(outcomes)
         if not isinstance(outcome, Outcome):
             logger.warning("%s: %s", item.key, outcome)
             emit(index, item.key, fmt.error_payload(outcome))
@@ -269,7 +271,7 @@ def run(task_name: str, options: InferOptions) -> RunSummary:
         raise ValueError(f"unknown task '{task_name}'; expected one of {', '.join(TASKS)}")
     task_cls = TASKS[task_name]
     start = time.perf_counter()
-    files = list_input_files(options.image_dir)
+    files = _without_outputs(list_input_files(options.image_dir), options)
     summary = RunSummary(task_name, inputs=len(files))
     results_path = os.path.join(options.draw_img_save_dir, task_cls.results_name)
     summary.results_path = results_path if options.save_results else ""
@@ -287,6 +289,17 @@ def run(task_name: str, options: InferOptions) -> RunSummary:
     logger.info("%s", summary.describe())
     logger.info("%s", summary.describe_timings())
     return summary
+
+
+def _without_outputs(files: List[Tuple[str, str]], options: InferOptions) -> List[Tuple[str, str]]:
+    """Leave out earlier pictures in ``draw_img_save_dir`` when it lies inside the input folder."""
+    outputs = [os.path.abspath(folder) + os.sep for folder in (options.draw_img_save_dir, options.crop_res_save_dir)]
+    kept = [(path, key) for path, key in files if not os.path.abspath(path).startswith(tuple(outputs))]
+    if len(kept) < len(files):
+        logger.info("skipping %d file(s) inside the output folders", len(files) - len(kept))
+    if files and not kept:
+        raise FileNotFoundError(f"image_dir '{options.image_dir}' holds only earlier outputs of ppocr")
+    return kept
 
 
 def _worker(task_name: str, options: InferOptions, items: List[Item], part_path: str, messages,

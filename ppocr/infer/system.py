@@ -7,7 +7,6 @@ create one ``TextSystem`` per thread, or use processes (``ppocr.infer.runner`` w
 """
 from __future__ import annotations
 
-import logging
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -18,11 +17,8 @@ from ppocr.infer.inputs import ImageSource, read_image
 from ppocr.infer.options import InferOptions
 from ppocr.postprocess.db_postprocess import min_area_box
 
-logger = logging.getLogger(__name__)
-
 TALL_CROP_RATIO = 1.5  # a crop this many times taller than wide holds vertical (or rotated) text
 LINE_TOLERANCE = 0.5  # boxes whose centres differ by less than this share of a line height share a line
-MIN_IMAGE_SIDE = 2  # images narrower than this cannot hold text; they give an empty result
 
 
 def as_quad(box: np.ndarray) -> np.ndarray:
@@ -103,17 +99,15 @@ class TextSystem:
         img = read_image(image, self.options.max_image_pixels)
         timings = {"det": 0.0, "cls": 0.0, "rec": 0.0}
         results: List[dict] = []
-        if min(img.shape[:2]) >= MIN_IMAGE_SIDE:
-            found, timings["det"] = self.detector(img)
-            quads = [as_quad(box) for box in found]
-            order = reading_order(np.array(quads)) if quads else []
-            boxes = [found[i] for i in order]
-            if boxes:
-                crops = [crop_quad(img, quads[i]) for i in order]
-                if self.classifier is not None:
-                    crops, _, timings["cls"] = self.classifier(crops)
-                texts, timings["rec"] = self.recognizer(crops)
-                results = self._keep(boxes, texts)
+        found, timings["det"] = self.detector(img)
+        quads = [as_quad(box) for box in found]
+        order = reading_order(np.array(quads)) if quads else []
+        if order:
+            crops = [crop_quad(img, quads[i]) for i in order]
+            if self.classifier is not None:
+                crops, _, timings["cls"] = self.classifier(crops)
+            texts, timings["rec"] = self.recognizer(crops)
+            results = self._keep([found[i] for i in order], texts)
         timings["total"] = time.perf_counter() - start
         return results, timings
 

@@ -60,11 +60,12 @@ class AttnLabelDecode:
     """Greedy attention decoding for ``PostProcess: {name: AttnLabelDecode}``.
 
     ``character`` is ``["sos"] + dict characters + ["eos"]``, the encoder's list; its length is
-    the head's class count.
+    the head's class count. ``dict_character`` (without sos/eos) is what an exported model records.
     """
 
     def __init__(self, character_dict_path: Optional[str] = None, use_space_char: bool = False):
-        self.character = attention_character_list(load_character_list(character_dict_path, use_space_char))
+        self.dict_character = load_character_list(character_dict_path, use_space_char)
+        self.character = attention_character_list(self.dict_character)
 
     @staticmethod
     def _probabilities(preds: Any) -> np.ndarray:

@@ -8,6 +8,7 @@ With an encryption key every file is encrypted (``ppocr.utils.crypto``).
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import pickle
@@ -17,15 +18,12 @@ from typing import Any, Dict, Optional
 import paddle
 
 from ppocr.utils import crypto
+from ppocr.utils.errors import CheckpointError
 from ppocr.utils.io import atomic_write
 
 logger = logging.getLogger(__name__)
 
 TOKEN_KEY = "@checkpoint_token"
-
-
-class CheckpointError(ValueError):
-    pass
 
 
 def _strip_suffix(path: str) -> str:
@@ -55,7 +53,12 @@ def _paddle_bytes(obj: Any) -> bytes:
 def save_checkpoint(model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer.Optimizer], prefix: str,
                     states: Dict[str, Any], ema_params: Optional[Dict[str, Any]] = None,
                     key: Optional[str] = None) -> None:
-    """Write every file to a temporary name, then rename them into place, ``.states`` last."""
+    """Write every file to a temporary name, then rename them into place, ``.states`` last.
+
+    A pruned model also writes its channel plan (``<prefix>.prune.json``) so the checkpoint can be rebuilt.
+    """
+    from ppocr.slim.prune.plan import model_plan, plan_path
+
     os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
     token = uuid.uuid4().hex
     parts = [(".pdparams", dict(model.state_dict()))]
@@ -68,6 +71,11 @@ def save_checkpoint(model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer
         for suffix, obj in parts:
             obj[TOKEN_KEY] = token
             staged.append((_stage(_paddle_bytes(obj), prefix + suffix, key), prefix + suffix))
+        plan = model_plan(model)
+        if plan is not None:
+            staged.append((_stage(json.dumps(plan).encode("utf-8"), plan_path(prefix), key), plan_path(prefix)))
+        elif os.path.exists(plan_path(prefix)):
+            os.unlink(plan_path(prefix))  # a plan left by an earlier pruned run must not reshape this one
         staged.append((_stage(pickle.dumps(dict(states, **{TOKEN_KEY: token})), prefix + ".states", key),
                        prefix + ".states"))
         for tmp, final in staged:
@@ -111,6 +119,19 @@ def load_params_file(path: str, key: Optional[str] = None, prefer_ema: bool = Fa
         raise CheckpointError(f"'{file}' does not hold a parameter dict")
     params.pop(TOKEN_KEY, None)
     return params
+
+
+def prepare_model(model: paddle.nn.Layer, weights: Optional[str], key: Optional[str] = None) -> paddle.nn.Layer:
+    """Give a freshly built model the shapes of the checkpoint it is about to load.
+
+    A pruned checkpoint carries its channel plan beside the weights; every place that loads weights
+    (training, export, checkpoint prediction) calls this first.
+    """
+    if weights:
+        from ppocr.slim.prune.plan import apply_plan_file
+
+        apply_plan_file(model, _strip_suffix(weights), key)
+    return model
 
 
 def load_pretrained(model: paddle.nn.Layer, path: str, key: Optional[str] = None,

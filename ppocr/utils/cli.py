@@ -16,10 +16,9 @@ EXIT_USAGE = 2
 
 def _expected_errors() -> tuple:
     from ppocr.data.errors import DataError
-    from ppocr.utils.checkpoint import CheckpointError
-    from ppocr.utils.crypto import EncryptionError
-
     from ppocr.engine.onnx_export import OnnxExportError
+    from ppocr.utils.crypto import EncryptionError
+    from ppocr.utils.errors import CheckpointError
 
     return ConfigError, CheckpointError, DataError, EncryptionError, OnnxExportError, FileNotFoundError
 
@@ -58,14 +57,17 @@ def prepare_config(args: Any, task: str, require: Iterable[str]) -> Dict[str, An
     return config
 
 
-def run_main(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None) -> None:
-    """Run a tool's main; known user errors become ``error: ...`` on stderr and exit status 2."""
+def run_main(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None,
+             extra_errors: tuple = ()) -> None:
+    """Run a tool's main; known user errors (and ``extra_errors``) become ``error: ...`` on stderr and
+    exit status 2, with the traceback in the debug log."""
     try:
         code = main(argv)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
-    except _expected_errors() as exc:
+    except _expected_errors() + tuple(extra_errors) as exc:
+        logger.debug("failed", exc_info=True)
         message = " ".join(str(exc).split())
         sys.stderr.write(f"error: {message}\n")
         sys.exit(EXIT_USAGE)

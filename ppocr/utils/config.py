@@ -25,9 +25,9 @@ from ppocr.utils.registry import (
 )
 
 SECTIONS = ("Global", "Architecture", "Loss", "Optimizer", "PostProcess", "Metric", "Train", "Eval",
-            "Quant")  # Quant: tools/quant.py (ppocr.slim.quant.settings)
+            "Quant", "Prune")  # Quant: tools/quant.py (ppocr.slim.quant.settings); Prune: tools/prune.py
 # Sections a -o override may create when the YAML has none (all their keys have defaults).
-OPTIONAL_SECTIONS = ("Quant",)
+OPTIONAL_SECTIONS = ("Quant", "Prune")
 
 # Global keys and the Python types their values may take. Keys PaddleOCR reads that we accept but do not
 # need are listed too, so its configs load unchanged.
@@ -248,6 +248,10 @@ def _validate(config: Dict[str, Any], require: Iterable[str]) -> None:
         from ppocr.slim.quant.settings import QuantSettings
 
         QuantSettings.from_config(config["Quant"])
+    if config.get("Prune") is not None:
+        from ppocr.slim.prune.settings import PruneSettings
+
+        PruneSettings.from_config(config["Prune"])
 
     arch = config.get("Architecture")
     if arch is not None:

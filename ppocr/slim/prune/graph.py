@@ -199,7 +199,7 @@ def _axes_first(ndim: int, batch: int, channel: int) -> List[int]:
 
 
 def _changed(new: paddle.Tensor, old: paddle.Tensor) -> paddle.Tensor:
-    return (new - old).abs() > _CHANGE_TOL * (1.0 + old.abs())
+    return paddle.logical_not(paddle.isclose(new, old, rtol=_CHANGE_TOL, atol=_CHANGE_TOL))
 
 
 def _changed_channels(new: paddle.Tensor, old: paddle.Tensor, batch: int, channel: int) -> np.ndarray:

@@ -1,0 +1,245 @@
+"""U-DML distillation vs the plain PP-LCNet CRNN on synthetic words, each trained from scratch within the same budget.
+
+Recipes: ``configs/rec/ch_PP-OCRv2/ch_PP-OCRv2_rec.yml`` (one CRNN) and ``ch_PP-OCRv2_rec_distillation.yml`` (U-DML:
+two CRNNs of that structure learning from the labels, each other's outputs and backbone features; the Student is what
+PP-OCRv2 deploys).
+
+1. Generates words (digits + lower case, DejaVu fonts) with ``ppocr.data.synth.make_rec_dataset``: a training pool and
+   a held-out set with another seed (reused from ``--work_dir`` when already there).
+2. For each recipe: its YAML with the data, the 0-9a-z dictionary, a 32×``--width`` input and the batch size swapped
+   in; a few probe steps measure its cost per step; ``Global.epoch_num`` (and, below one epoch, the part of the pool
+   used) is chosen so the run fits ``--minutes``, with the recipe's schedule scaled to the run (warmup 5/800 of it,
+   learning rate ÷10 after 700/800 of it); ``Trainer(config).train()``.
+3. Scores the trained model with ``Trainer.evaluate()`` on the held-out words (RecMetric: exact-match accuracy and
+   1 − normalised edit distance; for U-DML the Student, with the Teacher beside it).
+
+U-DML runs two models per step, so within the same budget it makes about half the steps of the plain CRNN: the
+comparison is at equal training cost, not at equal steps. The budget is CPU time of the training process and its
+loader workers by default (``--budget wall`` caps wall-clock time instead), because other processes may share the
+machine; the load average is printed before and after each run. The script never asserts.
+
+    python benchmarks/distill_rec.py                                  # 10 CPU-minutes per recipe
+    python benchmarks/distill_rec.py --work_dir /tmp/distill_bench --minutes 3
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import _common
+from _common import Clock, Figure
+
+RECIPES = (
+    ("plain", "PP-LCNet CRNN", os.path.join("configs", "rec", "ch_PP-OCRv2", "ch_PP-OCRv2_rec.yml")),
+    ("udml", "U-DML Student", os.path.join("configs", "rec", "ch_PP-OCRv2", "ch_PP-OCRv2_rec_distillation.yml")),
+)
+# The recipes' Piecewise schedule over 800 epochs: warmup for 5, learning rate ÷10 from epoch 700.
+WARMUP_FRACTION = 5 / 800
+DECAY_FRACTION = 700 / 800
+TEST_SEED_OFFSET = 1000
+FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSansMono.ttf")
+
+log = logging.getLogger("distill_rec")
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    parser = _common.base_parser(__doc__)
+    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per recipe")
+    parser.add_argument("--budget", choices=("cpu", "wall"), default="cpu",
+                        help="what --minutes caps: CPU time of trainer + loader workers (default) or wall time")
+    parser.add_argument("--train_num", type=int, default=20000, help="training pool size (words generated)")
+    parser.add_argument("--test_num", type=int, default=1000, help="held-out words")
+    parser.add_argument("--seed", type=int, default=0, help="pool seed; the held-out set uses seed + %d"
+                        % TEST_SEED_OFFSET)
+    parser.add_argument("--width", type=int, default=100, help="RecResizeImg width (height stays 32, as the recipes)")
+    parser.add_argument("--batch_size", type=int, default=64, help="the recipes use 128")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipes' 0.001)")
+    parser.add_argument("--num_workers", type=int, default=1, help="Train loader workers")
+    parser.add_argument("--probe_steps", type=int, default=10, help="steps timed to plan each run")
+    parser.add_argument("--only", choices=[key for key, _, _ in RECIPES], default=None, help="run one recipe")
+    return parser.parse_args(argv)
+
+
+# -- data ------------------------------------------------------------------------------------------------------------
+def make_words(out_dir: str, num: int, seed: int) -> str:
+    """``num`` words in ``out_dir`` unless the same set is already there; returns its label file."""
+    from ppocr.data.synth import make_rec_dataset
+    from ppocr.data.synth.fonts import list_fonts
+    from ppocr.data.synth.writers import REC_LABEL_FILE
+
+    fonts = [path for path in list_fonts() if os.path.basename(path) in FONTS]
+    label_file = os.path.join(out_dir, REC_LABEL_FILE)
+    stamp = os.path.join(out_dir, "made_with.txt")
+    wanted = f"num={num} seed={seed} fonts={','.join(sorted(os.path.basename(f) for f in fonts))}\n"
+    if os.path.isfile(label_file) and os.path.isfile(stamp):
+        with open(stamp, encoding="utf-8") as f:
+            if f.read() == wanted:
+                return label_file
+    with Clock() as clock:
+        make_rec_dataset(out_dir, num, fonts=fonts, seed=seed)
+    with open(stamp, "w", encoding="utf-8") as f:
+        f.write(wanted)
+    log.info("%d words in %s (%.0f s)", num, out_dir, clock.wall)
+    return label_file
+
+
+def first_lines(label_file: str, count: int, out_file: str) -> str:
+    with open(label_file, encoding="utf-8") as f:
+        lines = f.read().splitlines()[:count]
+    with open(out_file, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return out_file
+
+
+# -- configs ---------------------------------------------------------------------------------------------------------
+def recipe_config(recipe: str, args, train_label: str, test_label: str, save_dir: str) -> Dict[str, Any]:
+    """The recipe with this benchmark's data, dictionary, input size, batch size and no evaluation while training."""
+    from ppocr.utils.config import load_config, validate_config
+
+    config = load_config(os.path.join(_common.REPO, recipe))
+    config["Global"].update(character_dict_path=None, use_space_char=False, save_model_dir=save_dir,
+                            eval_batch_step=[10 ** 9, 10 ** 9], save_epoch_step=10 ** 6, print_batch_step=50,
+                            distributed=False, cal_metric_during_train=False, seed=args.seed)
+    for mode, label, workers in (("Train", train_label, args.num_workers), ("Eval", test_label, 0)):
+        dataset = config[mode]["dataset"]
+        dataset.update(data_dir=os.path.dirname(label), label_file_list=[label])
+        for op in dataset["transforms"]:
+            if "RecResizeImg" in op:
+                op["RecResizeImg"]["image_shape"] = [3, 32, args.width]
+        config[mode]["loader"].update(batch_size_per_card=args.batch_size, num_workers=workers)
+    if args.lr is not None:
+        config["Optimizer"]["lr"]["values"] = [args.lr, args.lr / 10]
+    validate_config(config, recipe)
+    return config
+
+
+def scheduled(config: Dict[str, Any], epochs: float) -> Dict[str, Any]:
+    """The recipe's warmup and decay points as fractions of a run of ``epochs`` epochs."""
+    config = copy.deepcopy(config)
+    config["Global"]["epoch_num"] = max(1, round(epochs))
+    lr = config["Optimizer"]["lr"]
+    lr["warmup_epoch"] = WARMUP_FRACTION * config["Global"]["epoch_num"]
+    lr["decay_epochs"] = [DECAY_FRACTION * config["Global"]["epoch_num"]]
+    return config
+
+
+def seconds(clock: Clock, budget: str) -> float:
+    return clock.cpu if budget == "cpu" else clock.wall
+
+
+def probe(config: Dict[str, Any], steps: int, budget: str) -> float:
+    """Seconds (CPU or wall) per training step, data loading included, after two warm-up steps."""
+    from ppocr.engine.trainer import Trainer
+
+    trainer = Trainer(scheduled(config, 1))
+    batches = itertools.cycle(trainer.train_loader)
+
+    def step() -> None:
+        batch = next(batches)
+        losses = trainer.loss(trainer.model(batch[0], data=batch[1:]), batch)
+        losses["loss"].backward()
+        trainer.optimizer.step()
+        trainer.optimizer.clear_grad()
+
+    for _ in range(2):
+        step()
+    with Clock() as clock:
+        for _ in range(steps):
+            step()
+    return seconds(clock, budget) / steps
+
+
+def plan(config: Dict[str, Any], args, pool_size: int, per_step: float, work_dir: str) -> Tuple[Dict[str, Any], int]:
+    """The run that fits the budget: whole epochs over the pool, or one epoch over its first part."""
+    total_steps = max(1, int(args.minutes * 60 / per_step))
+    steps_per_epoch = max(1, pool_size // args.batch_size)
+    config = copy.deepcopy(config)
+    if total_steps < steps_per_epoch:
+        label = config["Train"]["dataset"]["label_file_list"][0]
+        used = os.path.join(work_dir, "train_used.txt")
+        config["Train"]["dataset"]["label_file_list"] = [first_lines(label, total_steps * args.batch_size, used)]
+        return scheduled(config, 1), total_steps
+    epochs = round(total_steps / steps_per_epoch)
+    return scheduled(config, epochs), epochs * steps_per_epoch
+
+
+# -- runs ------------------------------------------------------------------------------------------------------------
+def run_recipe(key: str, title: str, recipe: str, args, labels: Tuple[str, str], pool_size: int,
+               work_dir: str) -> List[Figure]:
+    from ppocr.engine.trainer import Trainer
+
+    run_dir = os.path.join(work_dir, key)
+    os.makedirs(run_dir, exist_ok=True)
+    base = recipe_config(recipe, args, labels[0], labels[1], os.path.join(run_dir, "model"))
+    log.info("%s: probing %d steps; %s", title, args.probe_steps, _common.load_average())
+    per_step = probe(base, args.probe_steps, args.budget)
+    config, planned = plan(base, args, pool_size, per_step, run_dir)
+    log.info("%s: %.2f %s-s/step → %d steps (%d epochs); training ...", title, per_step, args.budget, planned,
+             config["Global"]["epoch_num"])
+    trainer = Trainer(config)
+    with Clock() as clock:
+        trainer.train()
+    load_after = _common.load_average()
+    metric = trainer.evaluate()
+    log.info("%s: %s; %s", title, {k: round(v, 4) for k, v in metric.items()}, load_after)
+    figures = [
+        Figure(f"{title}: held-out accuracy", f"{100 * metric['acc']:.1f} %"),
+        Figure(f"{title}: 1 - norm. edit distance", f"{metric['norm_edit_dis']:.4f}"),
+    ]
+    if "Teacher_acc" in metric:
+        figures.append(Figure("U-DML Teacher: held-out accuracy", f"{100 * metric['Teacher_acc']:.1f} %"))
+    figures += [
+        Figure(f"{title}: steps × batch", f"{trainer.states['global_step']} × {args.batch_size}"),
+        Figure(f"{title}: training time", f"{clock.wall / 60:.1f} wall-min, {clock.cpu / 60:.1f} CPU-min"),
+        Figure(f"{title}: load after training", load_after),
+    ]
+    return figures
+
+
+def setup_logs(log_file: str) -> None:
+    """Progress on stdout; the trainer's INFO log goes to ``log_file`` (its warnings also to stdout)."""
+    from ppocr.utils.logging import setup_logging
+
+    for handler in setup_logging(log_file).handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.WARNING)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", datefmt="%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    _common.use_threads(args.threads)
+    _common.add_repo_to_path()
+    work_dir = args.work_dir or tempfile.mkdtemp(prefix="distill_rec_")
+    os.makedirs(work_dir, exist_ok=True)
+    setup_logs(os.path.join(work_dir, "train.log"))
+    log.info("distill_rec: work_dir %s, OMP_NUM_THREADS=%s, budget %.1f %s-minutes per recipe; %s", work_dir,
+             os.environ["OMP_NUM_THREADS"], args.minutes, args.budget, _common.load_average())
+    try:
+        train_label = make_words(os.path.join(work_dir, "data", "train"), args.train_num, args.seed)
+        test_label = make_words(os.path.join(work_dir, "data", "test"), args.test_num, args.seed + TEST_SEED_OFFSET)
+        figures: List[Figure] = []
+        for key, title, recipe in RECIPES:
+            if args.only in (None, key):
+                figures += run_recipe(key, title, recipe, args, (train_label, test_label), args.train_num, work_dir)
+    finally:
+        if args.work_dir is None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    print()
+    print(_common.format_table(f"distill_rec: U-DML vs plain PP-LCNet CRNN, {args.minutes:g} {args.budget}-minutes "
+                               "each, synthetic words", figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,555 @@
+"""rec_mv3_none_bilstm_ctc trained from scratch on synthetic words within a CPU budget; word accuracy and speed.
+
+1. Generates words (digits + lower case, a few DejaVu fonts) with ``ppocr.data.synth.make_rec_dataset``: a training
+   pool and a held-out set with another seed (reused from ``--work_dir`` when already there).
+2. Builds the config from ``configs/rec/rec_mv3_none_bilstm_ctc.yml`` plus ``-o`` overrides (printed in
+   ``tools/train.py`` form, so the run can be repeated with the tools).
+3. Throughput: alternates a bare loop (the Trainer's own model, loss and optimizer on precomputed batches:
+   forward + loss + backward + step) with ``Trainer.train()`` on the same batches, and compares their steady
+   samples/s, taken from the time between the trainer's step logs.
+4. Picks ``Global.epoch_num`` (and the part of the pool used per epoch) from the measured speed so that the whole
+   cosine schedule fits ``--minutes``, trains with ``Trainer(config).train()``.
+5. Scores the final checkpoint with ``CheckpointPredictor`` on the held-out words and on SVT
+   (``<eval_root>/svt/rec_gt.txt``), comparing case-insensitively on [0-9a-z].
+
+The budget is CPU time of the training process and its loader workers by default (``--budget wall`` caps
+wall-clock time instead), because other processes may share the machine. Targets get PASS/FAIL words; the script
+always exits 0 (benchmarks never assert).
+
+    python benchmarks/rec_synth.py                         # the chosen settings, 15 CPU-minutes of training
+    python benchmarks/rec_synth.py --work_dir /tmp/rec_bench --minutes 5
+    python benchmarks/rec_synth.py --work_dir /tmp/rec_bench --eval_only /tmp/rec_bench/model/latest
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import logging
+import math
+import os
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import _common
+from _common import Clock, Figure
+
+RECIPE_REL = os.path.join("configs", "rec", "rec_mv3_none_bilstm_ctc.yml")
+RECIPE = os.path.join(_common.REPO, RECIPE_REL)
+ACCURACY_TARGET = 0.95
+SPEED_RATIO_TARGET = 0.90
+TEST_SEED_OFFSET = 1000
+FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSerif.ttf",
+         "DejaVuSerif-Bold.ttf", "DejaVuSansMono.ttf")
+RECAUG_PROBS = ("aug_prob", "crop_prob", "reverse_prob", "noise_prob", "jitter_prob", "blur_prob", "hsv_aug_prob")
+STEP_LOG = re.compile(r"global_step: (\d+),.*?\bloss: ([-\d.eE+naif]+)"
+                      r".*?avg_reader_cost: ([\d.]+) s, avg_batch_cost: ([\d.]+) s")
+ACC_LOG = re.compile(r"\bacc: ([\d.]+)")
+
+log = logging.getLogger("rec_synth")
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = _common.base_parser(__doc__)
+    parser.add_argument("--minutes", type=float, default=15.0, help="training budget")
+    parser.add_argument("--budget", choices=("cpu", "wall"), default="cpu",
+                        help="what --minutes caps: CPU time of trainer + loader workers (default) or wall time")
+    parser.add_argument("--epochs", type=int, default=0,
+                        help="train this many epochs over the whole pool instead of fitting the budget")
+    parser.add_argument("--train_num", type=int, default=40000, help="training pool size (words generated)")
+    parser.add_argument("--test_num", type=int, default=2000, help="held-out words")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="pool part k uses seed + k, the held-out set seed + %d" % TEST_SEED_OFFSET)
+    parser.add_argument("--fonts", default=",".join(FONTS),
+                        help="comma-separated font files or names of fonts ppocr.data.synth finds")
+    parser.add_argument("--width", type=int, default=100, help="RecResizeImg width (height stays 32)")
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=0.002, help="peak learning rate of the cosine schedule")
+    parser.add_argument("--warmup_steps", type=int, default=50, help="linear warmup length in iterations")
+    parser.add_argument("--aug_prob", type=float, default=0.1,
+                        help="every RecAug probability (the recipe's default is 0.4)")
+    parser.add_argument("--num_workers", type=int, default=1, help="Train loader workers")
+    parser.add_argument("--probe_steps", type=int, default=30,
+                        help="iterations per throughput measurement (at least twice Global.print_batch_step)")
+    parser.add_argument("--probe_rounds", type=int, default=2, help="bare/trainer measurement pairs")
+    parser.add_argument("--gen_procs", type=int, default=2, help="processes generating the words")
+    parser.add_argument("--eval_only", default=None, metavar="CHECKPOINT",
+                        help="skip probe and training: score this checkpoint prefix (e.g. WORK_DIR/model/latest)")
+    args = parser.parse_args(argv)
+    for name in ("train_num", "test_num", "batch_size", "width", "probe_steps", "probe_rounds", "gen_procs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if not 0.0 <= args.aug_prob <= 1.0:
+        parser.error("--aug_prob must be within [0, 1]")
+    if args.train_num < args.batch_size * args.probe_steps:
+        parser.error("--train_num must hold at least --batch_size x --probe_steps words")
+    return args
+
+
+# -- data ------------------------------------------------------------------------------------------------------
+def resolve_fonts(spec: str) -> List[str]:
+    from ppocr.data.synth import list_fonts
+
+    by_name = {os.path.basename(path): path for path in list_fonts()}
+    fonts = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        path = item if os.path.isfile(item) else by_name.get(item)
+        if path is None:
+            raise SystemExit(f"--fonts: {item!r} is neither a file nor one of {sorted(by_name)}")
+        fonts.append(path)
+    if not fonts:
+        raise SystemExit("--fonts: no font given")
+    return fonts
+
+
+def make_words(out_dir: str, num: int, seed: int, fonts: List[str]) -> str:
+    """Generate ``num`` words into ``out_dir`` unless the same set is already there; returns its label file."""
+    from ppocr.data.synth import make_rec_dataset
+    from ppocr.data.synth.writers import REC_LABEL_FILE
+
+    label_file = os.path.join(out_dir, REC_LABEL_FILE)
+    stamp = os.path.join(out_dir, "made_with.txt")
+    wanted = f"num={num} seed={seed} fonts={','.join(os.path.basename(f) for f in fonts)}\n"
+    if os.path.isfile(label_file) and os.path.isfile(stamp):
+        with open(stamp, encoding="utf-8") as f:
+            if f.read() == wanted:
+                return label_file
+    make_rec_dataset(out_dir, num, fonts=fonts, seed=seed)
+    with open(stamp, "w", encoding="utf-8") as f:
+        f.write(wanted)
+    return label_file
+
+
+def prefixed_lines(label_file: str, prefix: str) -> List[str]:
+    """Label lines with image paths made relative to the folder above the label file's folder."""
+    with open(label_file, encoding="utf-8") as f:
+        return [f"{prefix}/{line}" for line in f.read().splitlines() if line.strip()]
+
+
+def write_lines(path: str, lines: Sequence[str]) -> str:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class Data:
+    root: str                       # Train.dataset.data_dir: holds the pool parts
+    pool: List[str]                 # training label lines, paths relative to root
+    test_dir: str
+    test_label: str
+
+
+def make_data(args: argparse.Namespace, work_dir: str, fonts: List[str]) -> Data:
+    """Pool in ``gen_procs`` parts (each its own seed) plus the held-out set, generated in parallel."""
+    root = os.path.join(work_dir, "data")
+    parts = args.gen_procs
+    sizes = [args.train_num // parts + (k < args.train_num % parts) for k in range(parts)]
+    jobs = [(os.path.join(root, f"train_{k}"), size, args.seed + k) for k, size in enumerate(sizes) if size]
+    test_dir = os.path.join(root, "test")
+    jobs.append((test_dir, args.test_num, args.seed + TEST_SEED_OFFSET))
+    with Clock() as clock, concurrent.futures.ProcessPoolExecutor(max_workers=args.gen_procs) as pool:
+        futures = [pool.submit(make_words, out, num, seed, fonts) for out, num, seed in jobs]
+        labels = [future.result() for future in futures]
+    log.info("words ready in %s (%.0f s): pool %d in %d parts, held-out %d (seed %d); fonts: %s", root, clock.wall,
+             args.train_num, len(jobs) - 1, args.test_num, args.seed + TEST_SEED_OFFSET,
+             ", ".join(os.path.basename(f) for f in fonts))
+    pool_lines = [line for (out, _, _), label in zip(jobs[:-1], labels)
+                  for line in prefixed_lines(label, os.path.basename(out))]
+    return Data(root, pool_lines, test_dir, labels[-1])
+
+
+# -- config --------------------------------------------------------------------------------------------------
+def transform_index(config: Dict[str, Any], section: str, name: str) -> int:
+    for index, op in enumerate(config[section]["dataset"]["transforms"]):
+        if name in op:
+            return index
+    raise KeyError(f"{section}.dataset.transforms has no {name}")
+
+
+def recipe_overrides(args: argparse.Namespace, data: Data, train_label: str, save_dir: str) -> List[str]:
+    """What this benchmark changes in the recipe, as ``-o`` strings (epoch_num and warmup come later)."""
+    from ppocr.utils.config import load_config
+
+    recipe = load_config(RECIPE)
+    aug = transform_index(recipe, "Train", "RecAug")
+    train_resize = transform_index(recipe, "Train", "RecResizeImg")
+    eval_resize = transform_index(recipe, "Eval", "RecResizeImg")
+    probs = ", ".join(f"{name}: {args.aug_prob:g}" for name in RECAUG_PROBS)
+    shape = f"[3, 32, {args.width}]"
+    return [
+        f"Global.save_model_dir={save_dir}",
+        "Global.eval_batch_step=[0, 1000000000]",
+        f"Optimizer.lr.learning_rate={args.lr:g}",
+        f"Train.dataset.data_dir={data.root}",
+        f"Train.dataset.label_file_list=[{train_label}]",
+        f"Train.dataset.transforms.{aug}.RecAug={{{probs}}}",
+        f"Train.dataset.transforms.{train_resize}.RecResizeImg.image_shape={shape}",
+        f"Train.loader.batch_size_per_card={args.batch_size}",
+        f"Train.loader.num_workers={args.num_workers}",
+        f"Eval.dataset.data_dir={data.test_dir}",
+        f"Eval.dataset.label_file_list=[{data.test_label}]",
+        f"Eval.dataset.transforms.{eval_resize}.RecResizeImg.image_shape={shape}",
+    ]
+
+
+def build_config(overrides: List[str]) -> Dict[str, Any]:
+    from ppocr.utils.config import load_and_override
+
+    return load_and_override(RECIPE, overrides, require=("Global", "Architecture", "Loss", "Optimizer",
+                                                         "PostProcess", "Metric", "Train"))
+
+
+# -- trainer logs --------------------------------------------------------------------------------------------
+@dataclass
+class StepRecord:
+    time: float
+    step: int
+    loss: float
+    reader: float
+    batch: float
+    acc: Optional[float]
+
+
+class StepLog(logging.Handler):
+    """Keeps the trainer's step log lines with their timestamps; echoes progress every ``echo_every`` steps."""
+
+    def __init__(self, total_steps: int = 0, echo_every: int = 0):
+        super().__init__(logging.INFO)
+        self.records: List[StepRecord] = []
+        self.total_steps = total_steps
+        self.echo_every = echo_every
+        self.start = time.perf_counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        match = STEP_LOG.search(message)
+        if not match:
+            return
+        acc = ACC_LOG.search(message)
+        entry = StepRecord(time.perf_counter(), int(match[1]), float(match[2]), float(match[3]), float(match[4]),
+                           float(acc[1]) if acc else None)
+        self.records.append(entry)
+        if self.echo_every and (entry.step % self.echo_every == 0 or entry.step == self.total_steps):
+            log.info("  step %d/%d  loss %.3f  train acc %s  %.0f s  reader %.3f s/it  batch %.3f s/it  (%s)",
+                     entry.step, self.total_steps, entry.loss, "-" if acc is None else f"{entry.acc:.3f}",
+                     time.perf_counter() - self.start, entry.reader, entry.batch, _common.load_average())
+
+    def steady_rate(self, batch_size: int) -> float:
+        """Samples/s between the first and the last step log: the loop's pace without its start-up."""
+        if len(self.records) < 2:
+            return float("nan")
+        first, last = self.records[0], self.records[-1]
+        return (last.step - first.step) * batch_size / max(last.time - first.time, 1e-9)
+
+    def mean_costs(self) -> Tuple[float, float]:
+        """Mean (reader, batch) seconds per iteration over the logged windows after the first."""
+        kept = self.records[1:] or self.records
+        if not kept:
+            return float("nan"), float("nan")
+        return sum(r.reader for r in kept) / len(kept), sum(r.batch for r in kept) / len(kept)
+
+
+def attach(handler: logging.Handler) -> logging.Logger:
+    logger = logging.getLogger("ppocr.engine.trainer")
+    logger.addHandler(handler)
+    return logger
+
+
+# -- throughput ----------------------------------------------------------------------------------------------
+@dataclass
+class Round:
+    bare: float = 0.0               # steady samples/s
+    bare_cpu: float = 0.0           # samples per CPU-second
+    trainer: float = 0.0
+    trainer_call: float = 0.0       # samples/s of the whole train() call (epoch start, checkpoint included)
+    trainer_cpu: float = 0.0
+    reader: float = 0.0             # s/iteration the trainer waited for data
+    batch: float = 0.0              # s/iteration of the trainer's loop
+    load: str = ""
+
+
+def bare_loop(trainer, batches: List[list], log_every: int) -> Tuple[float, float]:
+    """The minimal training loop on precomputed batches; (steady samples/s after the first log window,
+    samples per CPU-second)."""
+    model, loss_fn, optimizer, scheduler = trainer.model, trainer.loss, trainer.optimizer, trainer.lr_scheduler
+    model.train()
+    size = int(batches[0][0].shape[0])
+    marks = []
+    with Clock() as clock:
+        for step, batch in enumerate(batches, 1):
+            preds = model(batch[0], data=batch[1:])
+            loss = loss_fn(preds, batch)["loss"]
+            loss.backward()
+            optimizer.step()
+            optimizer.clear_grad()
+            scheduler.step()
+            if step % log_every == 0 or step == len(batches):
+                marks.append((step, time.perf_counter()))
+    (first, t0), (last, t1) = marks[0], marks[-1]
+    return (last - first) * size / max(t1 - t0, 1e-9), len(batches) * size / max(clock.cpu, 1e-9)
+
+
+def measure_throughput(args: argparse.Namespace, base: List[str], data: Data, work_dir: str) -> List[Round]:
+    """Alternate bare loop and trainer on the same ``probe_steps`` batches, ``probe_rounds`` times."""
+    from ppocr.engine.trainer import Trainer
+
+    probe_label = write_lines(os.path.join(data.root, "probe.txt"), data.pool[: args.batch_size * args.probe_steps])
+    rounds = []
+    for index in range(args.probe_rounds):
+        overrides = base + ["Global.epoch_num=1", "Optimizer.lr.warmup_epoch=0",
+                            f"Global.save_model_dir={os.path.join(work_dir, 'probe')}",
+                            f"Train.dataset.label_file_list=[{probe_label}]"]
+        config = build_config(overrides)
+        log_every = config["Global"]["print_batch_step"]
+        if args.probe_steps < 2 * log_every:
+            raise SystemExit(f"--probe_steps must be at least twice Global.print_batch_step ({log_every})")
+        result = Round(load=_common.load_average())
+        bare_trainer = Trainer(config, mode="train")
+        batches = list(bare_trainer.train_loader)
+        result.bare, result.bare_cpu = bare_loop(bare_trainer, batches, log_every)
+        del bare_trainer, batches
+
+        trainer = Trainer(config, mode="train")
+        step_log = StepLog()
+        logger = attach(step_log)
+        try:
+            with Clock() as clock:
+                trainer.train()
+        finally:
+            logger.removeHandler(step_log)
+        samples = args.probe_steps * args.batch_size
+        result.trainer = step_log.steady_rate(args.batch_size)
+        result.trainer_call = samples / clock.wall
+        result.trainer_cpu = samples / max(clock.cpu, 1e-9)
+        result.reader, result.batch = step_log.mean_costs()
+        rounds.append(result)
+        log.info("probe round %d: bare %.1f samples/s, trainer %.1f samples/s (%.0f %%; whole train() call %.1f), "
+                 "trainer waits %.3f of %.3f s/it for data; %s", index + 1, result.bare, result.trainer,
+                 100 * result.trainer / result.bare, result.trainer_call, result.reader, result.batch, result.load)
+    return rounds
+
+
+# -- budget --------------------------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    epochs: int
+    per_epoch: int                  # pool words used in each epoch
+    steps_per_epoch: int
+    rate: float                     # samples per budget-second the plan assumes
+    overrides: List[str] = field(default_factory=list)
+
+    @property
+    def steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+
+def plan_training(args: argparse.Namespace, rounds: List[Round]) -> Plan:
+    """Epochs and words per epoch so that epochs x words fill the budget (the cosine then ends with it).
+
+    The pool is used whole when it fits; a larger pool is cut so that every epoch sees the same words.
+    """
+    size = args.batch_size
+    pool_steps = args.train_num // size
+    if args.epochs > 0:
+        return Plan(args.epochs, pool_steps * size, pool_steps, float("nan"))
+    if args.budget == "cpu":
+        rate = min(r.trainer_cpu for r in rounds)
+    else:
+        rate = 0.95 * min(r.trainer for r in rounds)  # epoch ends and checkpoints are not in the steady rate
+    total_steps = max(1, int(args.minutes * 60 * rate) // size)
+    epochs = max(1, math.ceil(total_steps / pool_steps))
+    steps_per_epoch = max(1, total_steps // epochs)
+    return Plan(epochs, steps_per_epoch * size, steps_per_epoch, rate)
+
+
+# -- scoring -------------------------------------------------------------------------------------------------
+@dataclass
+class Score:
+    accuracy: float
+    correct: int
+    total: int
+    errors: List[Tuple[str, str, str]]      # (image, truth, prediction)
+    seconds: float
+
+
+def score(predictor, label_file: str) -> Score:
+    pairs = _common.read_rec_gt(label_file)
+    truths = dict(pairs)
+    predictions = []
+    errors = []
+    with Clock() as clock:
+        for path, result, error in predictor.predict_files([path for path, _ in pairs]):
+            text = result[0] if error is None else ""
+            predictions.append((text, truths[path]))
+            if _common.normalize_word(text) != _common.normalize_word(truths[path]):
+                errors.append((os.path.basename(path), truths[path], text))
+    accuracy, correct, total = _common.word_accuracy(predictions)
+    return Score(accuracy, correct, total, errors, clock.wall)
+
+
+def dictionary_split(label_file: str, errors: List[Tuple[str, str, str]]) -> Dict[bool, Tuple[int, int]]:
+    """{is a dictionary word: (correct, total)} of a synthetic set, to see what the errors are made of."""
+    from ppocr.data.synth import ENGLISH_WORDS
+
+    words = set(ENGLISH_WORDS)
+    wrong = {image for image, _, _ in errors}
+    counts = {True: [0, 0], False: [0, 0]}
+    for path, truth in _common.read_rec_gt(label_file):
+        kind = counts[truth in words]
+        kind[0] += os.path.basename(path) not in wrong
+        kind[1] += 1
+    return {kind: (ok, total) for kind, (ok, total) in counts.items()}
+
+
+# -- main ----------------------------------------------------------------------------------------------------
+def setup_logs(log_file: str) -> None:
+    """Benchmark progress on stdout; the trainer's own INFO log goes to ``log_file`` (warnings also to stdout)."""
+    from ppocr.utils.logging import setup_logging
+
+    trainer_root = setup_logging(log_file)
+    for handler in trainer_root.handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.WARNING)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", datefmt="%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    _common.use_threads(args.threads)
+    _common.add_repo_to_path()
+    work_dir = args.work_dir or tempfile.mkdtemp(prefix="rec_synth_")
+    os.makedirs(work_dir, exist_ok=True)
+    setup_logs(os.path.join(work_dir, "train.log"))
+    log.info("rec_synth: work_dir %s, OMP_NUM_THREADS=%s; %s", work_dir, os.environ["OMP_NUM_THREADS"],
+             _common.load_average())
+    try:
+        figures = run(args, work_dir)
+    finally:
+        if args.work_dir is None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    print()
+    print(_common.format_table("rec_synth: rec_mv3_none_bilstm_ctc from scratch on synthetic words", figures))
+    return 0
+
+
+def run(args: argparse.Namespace, work_dir: str) -> List[Figure]:
+    fonts = resolve_fonts(args.fonts)
+    data = make_data(args, work_dir, fonts)
+    save_dir = os.path.join(work_dir, "model")
+    train_label = os.path.join(data.root, "train_used.txt")
+    base = recipe_overrides(args, data, train_label, save_dir)
+    config = build_config(base)
+    checkpoint = args.eval_only
+    training: List[Figure] = []
+    if checkpoint is None:
+        training = train_within_budget(args, base, data, work_dir, train_label)
+        checkpoint = os.path.join(save_dir, "latest")
+    figures = evaluate(args, config, checkpoint, data) + training
+    figures.append(Figure("load average at the end", _common.load_average()))
+    return figures
+
+
+def train_within_budget(args: argparse.Namespace, base: List[str], data: Data, work_dir: str,
+                        train_label: str) -> List[Figure]:
+    from ppocr.engine.trainer import Trainer
+
+    log.info("throughput: %d rounds of bare loop vs Trainer.train() on %d iterations of batch %d ...",
+             args.probe_rounds, args.probe_steps, args.batch_size)
+    rounds = measure_throughput(args, base, data, work_dir)
+    plan = plan_training(args, rounds)
+    write_lines(train_label, data.pool[: plan.per_epoch])
+    warmup_epoch = round(args.warmup_steps / plan.steps_per_epoch, 4)
+    overrides = base + [f"Global.epoch_num={plan.epochs}", f"Optimizer.lr.warmup_epoch={warmup_epoch:g}"]
+    config = build_config(overrides)
+    log.info("overrides of %s (tools/train.py form):\n  python tools/train.py -c %s -o \\\n    %s", RECIPE_REL,
+             RECIPE_REL, " \\\n    ".join(shlex.quote(o) for o in overrides))
+    budget = f"{args.minutes:g} {args.budget}-minutes"
+    log.info("training %d epochs x %d iterations (%d words of the %d-word pool per epoch) = %d samples%s",
+             plan.epochs, plan.steps_per_epoch, plan.per_epoch, len(data.pool), plan.steps * args.batch_size,
+             "" if math.isnan(plan.rate) else f", to fit {budget} at {plan.rate:.1f} samples per {args.budget}-second")
+
+    step_log = StepLog(plan.steps, echo_every=max(10, plan.steps // 20))
+    logger = attach(step_log)
+    load_before = _common.load_average()
+    try:
+        trainer = Trainer(config, mode="train")
+        with Clock() as clock:
+            trainer.train()
+    finally:
+        logger.removeHandler(step_log)
+    used = clock.cpu if args.budget == "cpu" else clock.wall
+    samples = plan.steps * args.batch_size
+    reader, batch = step_log.mean_costs()
+    final_loss = step_log.records[-1].loss if step_log.records else float("nan")
+    log.info("trained %d iterations in %.1f wall-minutes, %.1f CPU-minutes; final loss %.4f", plan.steps,
+             clock.wall / 60, clock.cpu / 60, final_loss)
+
+    bare = sum(r.bare for r in rounds) / len(rounds)
+    trainer_rate = sum(r.trainer for r in rounds) / len(rounds)
+    ratio = trainer_rate / bare
+    per_round = ", ".join(f"{100 * r.trainer / r.bare:.0f}" for r in rounds)
+    waited = sum(r.reader for r in rounds) / len(rounds)
+    loop = sum(r.batch for r in rounds) / len(rounds)
+    return [
+        Figure("bare loop samples/s (fwd+loss+bwd+step)", f"{bare:.1f}"),
+        Figure("Trainer.train() samples/s (steady)", f"{trainer_rate:.1f}"),
+        Figure("trainer / bare", f"{100 * ratio:.0f} % (rounds: {per_round})", f">= {100 * SPEED_RATIO_TARGET:.0f} %",
+               ratio >= SPEED_RATIO_TARGET),
+        Figure("  trainer wait for data per iteration", f"{waited:.3f} of {loop:.3f} s"),
+        Figure("  whole train() call incl. start/checkpoint", f"{sum(r.trainer_call for r in rounds) / len(rounds):.1f}"
+               " samples/s"),
+        Figure("  samples per CPU-s: trainer+workers / bare",
+               f"{sum(r.trainer_cpu for r in rounds) / len(rounds):.1f} / "
+               f"{sum(r.bare_cpu for r in rounds) / len(rounds):.1f}"),
+        Figure("  load during the probe", rounds[0].load),
+        Figure("training run", f"{plan.epochs} ep x {plan.steps_per_epoch} it x {args.batch_size} = {samples} samples"),
+        Figure(f"training time ({args.budget})", f"{used / 60:.1f} min ({clock.wall / 60:.1f} wall, "
+               f"{clock.cpu / 60:.1f} CPU)", f"<= {args.minutes:g} min", used <= args.minutes * 60),
+        Figure("  main run samples/s (wall, all included)", f"{samples / clock.wall:.1f}; waits {reader:.3f} of "
+               f"{batch:.3f} s/it for data"),
+        Figure("  load at training start", load_before),
+    ]
+
+
+def evaluate(args: argparse.Namespace, config: Dict[str, Any], checkpoint: str, data: Data) -> List[Figure]:
+    from ppocr.engine.checkpoint_predictor import CheckpointPredictor
+
+    predictor = CheckpointPredictor(config, weights=checkpoint)
+    held_out = score(predictor, data.test_label)
+    split = dictionary_split(data.test_label, held_out.errors)
+    (dict_ok, dict_total), (rand_ok, rand_total) = split[True], split[False]
+    log.info("held-out: %d/%d correct in %.0f s; some errors (image, truth, prediction): %s", held_out.correct,
+             held_out.total, held_out.seconds, held_out.errors[:8])
+    figures = [
+        Figure(f"held-out synthetic word accuracy ({held_out.total})", percent(held_out.accuracy),
+               f">= {100 * ACCURACY_TARGET:.0f} %", held_out.accuracy >= ACCURACY_TARGET),
+        Figure("  dictionary words / random strings",
+               f"{percent(dict_ok / max(dict_total, 1))} of {dict_total} / {percent(rand_ok / max(rand_total, 1))} "
+               f"of {rand_total}"),
+    ]
+    svt_label = os.path.join(args.eval_root, "svt", "rec_gt.txt")
+    if os.path.isfile(svt_label):
+        svt = score(predictor, svt_label)
+        log.info("SVT: %d/%d correct in %.0f s; some errors: %s", svt.correct, svt.total, svt.seconds, svt.errors[:8])
+        figures.append(Figure(f"SVT word accuracy ({svt.total})", percent(svt.accuracy), "report"))
+    else:
+        figures.append(Figure("SVT word accuracy", f"not found: {svt_label}", "report"))
+    return figures
+
+
+if __name__ == "__main__":
+    sys.exit(main())
