@@ -66,7 +66,7 @@ def unclip(polygon: np.ndarray, unclip_ratio: float) -> Optional[np.ndarray]:
         return None
     distance = cv2.contourArea(contour) * unclip_ratio / perimeter
     offset = pyclipper.PyclipperOffset()
-    path = np.round(contour.reshape(-1, 2)).astype(np.int64).tolist()
+    path = contour.reshape(-1, 2).astype(np.int64).tolist()  # truncated, as PaddleOCR hands floats to pyclipper
     offset.AddPath(path, pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON)
     grown = offset.Execute(distance)
     if not grown:
