@@ -4,6 +4,9 @@ skipping samples the operators reject without ever counting an evaluation sample
 A dataset is a concatenation of *sources* (label files, LMDBs). Each epoch draws
 ``round(ratio × size)`` samples from every source; the draw depends only on ``(seed, epoch)``,
 so all ranks and all worker processes agree on it.
+
+Operators that mix samples (CopyPaste) declare ``ext_data_num``: the dataset then hands them that
+many other samples, run through the first ``ext_op_transform_idx`` operators, as ``data["ext_data"]``.
 """
 from __future__ import annotations
 
@@ -67,7 +70,7 @@ class OCRDataset(paddle.io.Dataset):
     """
 
     def __init__(self, transforms: Optional[List[Any]], global_config: Optional[Dict[str, Any]],
-                 mode: str, shuffle: bool, seed: Optional[int]):
+                 mode: str, shuffle: bool, seed: Optional[int], ext_op_transform_idx: int = 2):
         if mode not in MODES:
             raise ConfigError(f"dataset mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
@@ -76,6 +79,7 @@ class OCRDataset(paddle.io.Dataset):
         self.seed = 0 if seed is None else seed
         self.ops: List[Callable] = create_operators(transforms, global_config)
         self.op_names = [next(iter(entry)) for entry in transforms or []]
+        self.ext_data_num, self.ext_op_transform_idx = self._check_ext_ops(ext_op_transform_idx)
         self.epoch = 0
         self._reported: collections.Counter = collections.Counter()
         self._unreported: collections.Counter = collections.Counter()
@@ -83,6 +87,19 @@ class OCRDataset(paddle.io.Dataset):
         self._offsets = np.zeros(1, dtype=np.int64)
         self._draw_counts: List[int] = []
         self._order = np.zeros(0, dtype=np.int64)
+
+    def _check_ext_ops(self, ext_op_transform_idx: int) -> Tuple[int, int]:
+        """How many extra samples the operators want, and the checked prefix length to run on them."""
+        wanted = [int(getattr(op, "ext_data_num", 0) or 0) for op in self.ops]
+        if not any(wanted):
+            return 0, ext_op_transform_idx
+        first = next(i for i, num in enumerate(wanted) if num > 0)
+        if isinstance(ext_op_transform_idx, bool) or not isinstance(ext_op_transform_idx, int) \
+                or not 0 <= ext_op_transform_idx <= first:
+            raise ConfigError(f"must be an integer from 0 to {first} (the position of {self.op_names[first]}, "
+                              f"which receives the extra samples), got {ext_op_transform_idx!r}",
+                              "ext_op_transform_idx")
+        return max(wanted), ext_op_transform_idx
 
     def _init_sources(self, sizes: Sequence[int], ratios: Sequence[float], names: Sequence[str]) -> None:
         """Lay the sources end to end in one index space and draw epoch 0."""
@@ -115,17 +132,18 @@ class OCRDataset(paddle.io.Dataset):
         """The transformed sample; in train mode a rejected sample is replaced by a random other
         one, in eval/test mode it becomes None (the collate function drops it)."""
         sample = int(self._order[index])
+        # Extra samples and replacements depend on (seed, epoch, index) only: same data whatever the worker count.
+        ext_rng = random.Random(f"{self.seed}:{self.epoch}:{index}:ext")
         if self.mode != "train":
             try:
-                return self._prepare(sample)
+                return self._prepare(sample, len(self.ops), ext_rng)
             except SampleSkipped as skip:
                 self._record_skip(skip)
                 return None
-        # Replacements depend on (seed, epoch, index) only: same data whatever the worker count.
         rng = random.Random(f"{self.seed}:{self.epoch}:{index}")
         for _ in range(MAX_DRAWS):
             try:
-                return self._prepare(sample)
+                return self._prepare(sample, len(self.ops), ext_rng)
             except SampleSkipped as skip:
                 self._record_skip(skip)
                 last = skip
@@ -133,14 +151,18 @@ class OCRDataset(paddle.io.Dataset):
         raise DataError(f"{MAX_DRAWS} samples in a row could not be used, last {last}; "
                         f"check the data and the transforms")
 
-    def _prepare(self, sample: int) -> Any:
+    def _prepare(self, sample: int, num_ops: int, ext_rng: Optional[random.Random]) -> Any:
+        """Read a sample and run the first ``num_ops`` operators on it; extra samples are attached
+        first when ``ext_rng`` is given and an operator wants them."""
         # Operators run one by one (not via imaug.transform) so a skip can name the operator.
         try:
             data = self._read(sample)
         except Exception as exc:
             raise SampleSkipped(self._locate(sample), f"unreadable ({type(exc).__name__})", str(exc)) from exc
         where = data.get("img_path", self._locate(sample))
-        for op, name in zip(self.ops, self.op_names):
+        if self.ext_data_num and ext_rng is not None:
+            data["ext_data"] = self._ext_data(sample, ext_rng)
+        for op, name in zip(self.ops[:num_ops], self.op_names[:num_ops]):
             try:
                 data = op(data)
             except Exception as exc:
@@ -148,6 +170,28 @@ class OCRDataset(paddle.io.Dataset):
             if data is None:
                 raise SampleSkipped(where, f"{name} dropped the sample")
         return data
+
+    def _ext_data(self, sample: int, rng: random.Random) -> List[Dict[str, Any]]:
+        """``ext_data_num`` other samples of this epoch after the first ``ext_op_transform_idx`` operators.
+
+        Rejected ones are counted as skips (reason prefixed ``ext_data:``) and replaced; after
+        MAX_DRAWS tries the list may be short, which operators must accept (a one-sample dataset
+        has no other sample at all).
+        """
+        items: List[Dict[str, Any]] = []
+        others = len(self._order) - 1
+        for _ in range(MAX_DRAWS if others > 0 else 0):
+            if len(items) == self.ext_data_num:
+                break
+            # Uniform over the other samples: the main sample's slot stands for the last one.
+            other = int(self._order[rng.randrange(others)])
+            if other == sample:
+                other = int(self._order[-1])
+            try:
+                items.append(self._prepare(other, self.ext_op_transform_idx, None))
+            except SampleSkipped as skip:
+                self._record_skip(SampleSkipped(skip.where, f"ext_data: {skip.reason}", skip.detail))
+        return items
 
     def _record_skip(self, skip: SampleSkipped) -> None:
         self._unreported[skip.reason] += 1

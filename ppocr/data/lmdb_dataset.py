@@ -82,8 +82,8 @@ class LMDBDataSet(OCRDataset):
 
     def __init__(self, data_dir: Union[str, list], transforms: list, ratio_list: Union[float, list] = 1.0,
                  global_config: Optional[dict] = None, mode: str = "train", shuffle: bool = False,
-                 seed: Optional[int] = None):
-        super().__init__(transforms, global_config, mode, shuffle, seed)
+                 seed: Optional[int] = None, ext_op_transform_idx: int = 2):
+        super().__init__(transforms, global_config, mode, shuffle, seed, ext_op_transform_idx)
         roots = [data_dir] if isinstance(data_dir, str) else list(data_dir)
         if not roots:
             raise ConfigError("lists no LMDB", "data_dir")

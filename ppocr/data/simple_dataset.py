@@ -50,8 +50,8 @@ class SimpleDataSet(OCRDataset):
     def __init__(self, data_dir: str, label_file_list: Union[str, list], transforms: list,
                  ratio_list: Union[float, list] = 1.0, delimiter: str = "\t",
                  global_config: Optional[dict] = None, mode: str = "train", shuffle: bool = False,
-                 seed: Optional[int] = None):
-        super().__init__(transforms, global_config, mode, shuffle, seed)
+                 seed: Optional[int] = None, ext_op_transform_idx: int = 2):
+        super().__init__(transforms, global_config, mode, shuffle, seed, ext_op_transform_idx)
         if not delimiter:
             raise ConfigError("must not be empty", "delimiter")
         if not os.path.isdir(data_dir):
