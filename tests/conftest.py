@@ -1,4 +1,4 @@
-"""Shared fixtures: small synthetic datasets and a tiny CRNN config built from the real recipe."""
+"""Shared fixtures: small synthetic datasets and tiny rec/det configs shrunk from the real recipes."""
 import copy
 import os
 import sys
@@ -23,26 +23,37 @@ def rec_data(tmp_path_factory):
     return root
 
 
-def tiny_rec_config(data_root, save_dir, epochs=2, batch_size=8, **global_overrides):
-    """The rec_mv3 recipe shrunk to seconds per epoch: 32×100 input, MobileNetV3 small 0.35, BiLSTM 16."""
+def _shrunk_recipe(recipe, data_root, save_dir, label_file, global_settings, edit_op):
+    """A recipe pointed at fixture data under ``data_root/{train,val}`` and writing to ``save_dir``;
+    ``edit_op(name, args)`` returns the replacement arguments of each transform."""
     from ppocr.utils.config import load_config
 
-    config = copy.deepcopy(load_config(REC_RECIPE))
-    g = config["Global"]
-    g.update(epoch_num=epochs, print_batch_step=2, save_model_dir=str(save_dir), save_epoch_step=1,
-             eval_batch_step=[0, 6], save_inference_dir=str(save_dir / "inference"), seed=7,
-             save_res_path=str(save_dir / "predicts.txt"))
-    g.update(global_overrides)
-    config["Architecture"]["Backbone"]["scale"] = 0.35
-    config["Architecture"]["Neck"]["hidden_size"] = 16
+    config = copy.deepcopy(load_config(recipe))
+    config["Global"].update(save_model_dir=str(save_dir), save_epoch_step=1, seed=7,
+                            save_inference_dir=str(save_dir / "inference"), **global_settings)
     for mode, sub in (("Train", "train"), ("Eval", "val")):
         dataset = config[mode]["dataset"]
         dataset["data_dir"] = str(data_root / sub)
-        dataset["label_file_list"] = [str(data_root / sub / "rec_gt.txt")]
-        for op in dataset["transforms"]:
-            if "RecResizeImg" in op:
-                op["RecResizeImg"]["image_shape"] = [3, 32, 100]
-        config[mode]["loader"].update(batch_size_per_card=batch_size, num_workers=0)
+        dataset["label_file_list"] = [str(data_root / sub / label_file)]
+        dataset["transforms"] = [{name: edit_op(name, args)} for op in dataset["transforms"]
+                                 for name, args in op.items()]
+        config[mode]["loader"]["num_workers"] = 0
+    return config
+
+
+def tiny_rec_config(data_root, save_dir, epochs=2, batch_size=8, **global_overrides):
+    """The rec_mv3 recipe shrunk to seconds per epoch: 32×100 input, MobileNetV3 small 0.35, BiLSTM 16."""
+    settings = {"epoch_num": epochs, "print_batch_step": 2, "eval_batch_step": [0, 6],
+                "save_res_path": str(save_dir / "predicts.txt"), **global_overrides}
+
+    def edit(name, args):
+        return dict(args, image_shape=[3, 32, 100]) if name == "RecResizeImg" else args
+
+    config = _shrunk_recipe(REC_RECIPE, data_root, save_dir, "rec_gt.txt", settings, edit)
+    config["Architecture"]["Backbone"]["scale"] = 0.35
+    config["Architecture"]["Neck"]["hidden_size"] = 16
+    for mode in ("Train", "Eval"):
+        config[mode]["loader"]["batch_size_per_card"] = batch_size
     config["Train"]["loader"]["drop_last"] = False
     return config
 
@@ -71,28 +82,23 @@ def det_data(tmp_path_factory):
 
 def tiny_det_config(data_root, save_dir, epochs=2, batch_size=4, **global_overrides):
     """The det_mv3_db recipe on 320-px crops with a 0.35 backbone: seconds per epoch."""
-    from ppocr.utils.config import load_config
+    settings = {"epoch_num": epochs, "print_batch_step": 1, "eval_batch_step": [0, 2],
+                "save_res_path": str(save_dir / "det_predicts.txt"), **global_overrides}
 
-    config = copy.deepcopy(load_config(DET_RECIPE))
-    g = config["Global"]
-    g.update(epoch_num=epochs, print_batch_step=1, save_model_dir=str(save_dir), save_epoch_step=1,
-             eval_batch_step=[0, 2], save_inference_dir=str(save_dir / "inference"), seed=7,
-             save_res_path=str(save_dir / "det_predicts.txt"))
-    g.update(global_overrides)
+    def edit(name, args):
+        if name == "EastRandomCropData":
+            return dict(args, size=[320, 320])
+        if name == "IaaAugment":
+            augmenters = copy.deepcopy(args["augmenter_args"])
+            augmenters[2]["args"]["size"] = [0.8, 1.2]
+            return {"augmenter_args": augmenters}
+        if name == "DetResizeForTest":
+            return {"limit_side_len": 320, "limit_type": "max"}
+        return args
+
+    config = _shrunk_recipe(DET_RECIPE, data_root, save_dir, "det_gt.txt", settings, edit)
     config["Architecture"]["Backbone"]["scale"] = 0.35
     config["Architecture"]["Neck"]["out_channels"] = 32
     config["Optimizer"]["lr"]["warmup_epoch"] = 0
-    for mode, sub in (("Train", "train"), ("Eval", "val")):
-        dataset = config[mode]["dataset"]
-        dataset["data_dir"] = str(data_root / sub)
-        dataset["label_file_list"] = [str(data_root / sub / "det_gt.txt")]
-        for op in dataset["transforms"]:
-            if "EastRandomCropData" in op:
-                op["EastRandomCropData"]["size"] = [320, 320]
-            if "IaaAugment" in op:
-                op["IaaAugment"]["augmenter_args"][2]["args"]["size"] = [0.8, 1.2]
-            if "DetResizeForTest" in op:
-                op["DetResizeForTest"] = {"limit_side_len": 320, "limit_type": "max"}
-        config[mode]["loader"]["num_workers"] = 0
     config["Train"]["loader"]["batch_size_per_card"] = batch_size
     return config
