@@ -12,6 +12,8 @@ $PIP -r requirements.txt
 # install it without dependencies and add the ones it really needs.
 $PIP --no-deps "albumentations==2.0.8" "albucore==0.0.24"
 $PIP "pydantic>=2.9" "stringzilla>=3.10.4" "simsimd>=5.9.2" "scipy>=1.10"
+# PP-OCRv6 small models for --ocr_version PP-OCRv6 (only the model files are used; its deps are not needed)
+$PIP --no-deps "rapidocr==3.10.0"
 $PIP --no-deps -e .
 if [[ "${1:-}" == "test" ]]; then
   $PIP "pytest>=7" "pytest-timeout>=2"
