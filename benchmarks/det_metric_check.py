@@ -190,7 +190,10 @@ def _shift_x(poly: Polygon, fraction: float) -> Polygon:
     return poly + [fraction * np.ptp(poly[:, 0]), 0.0]
 
 
-def sanity_cases(gt: Dict[str, Image], seed: int = 0) -> List[Tuple[str, Dict[str, List[Polygon]], str, Optional[Dict]]]:
+Case = Tuple[str, Dict[str, List[Polygon]], str, Optional[Dict[str, float]]]
+
+
+def sanity_cases(gt: Dict[str, Image], seed: int = 0) -> List[Case]:
     """(name, predictions, expectation text, exact expected figures or None)."""
     rng = np.random.default_rng(seed)
     care, dont_care = _care(gt), _dont_care(gt)

@@ -51,6 +51,9 @@ log = logging.getLogger("distill_rec")
 def parse_args(argv: Optional[Sequence[str]] = None):
     parser = _common.base_parser(__doc__)
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per recipe")
+    parser.add_argument("--udml_minutes", type=float, default=None,
+                        help="U-DML's budget when it should differ (e.g. twice --minutes: about as many steps as the "
+                             "plain CRNN); default --minutes")
     parser.add_argument("--budget", choices=("cpu", "wall"), default="cpu",
                         help="what --minutes caps: CPU time of trainer + loader workers (default) or wall time")
     parser.add_argument("--train_num", type=int, default=20000, help="training pool size (words generated)")
@@ -155,9 +158,10 @@ def probe(config: Dict[str, Any], steps: int, budget: str) -> float:
     return seconds(clock, budget) / steps
 
 
-def plan(config: Dict[str, Any], args, pool_size: int, per_step: float, work_dir: str) -> Tuple[Dict[str, Any], int]:
-    """The run that fits the budget: whole epochs over the pool, or one epoch over its first part."""
-    total_steps = max(1, int(args.minutes * 60 / per_step))
+def plan(config: Dict[str, Any], args, minutes: float, pool_size: int, per_step: float,
+         work_dir: str) -> Tuple[Dict[str, Any], int]:
+    """The run that fits ``minutes``: whole epochs over the pool, or one epoch over its first part."""
+    total_steps = max(1, int(minutes * 60 / per_step))
     steps_per_epoch = max(1, pool_size // args.batch_size)
     config = copy.deepcopy(config)
     if total_steps < steps_per_epoch:
@@ -179,7 +183,8 @@ def run_recipe(key: str, title: str, recipe: str, args, labels: Tuple[str, str],
     base = recipe_config(recipe, args, labels[0], labels[1], os.path.join(run_dir, "model"))
     log.info("%s: probing %d steps; %s", title, args.probe_steps, _common.load_average())
     per_step = probe(base, args.probe_steps, args.budget)
-    config, planned = plan(base, args, pool_size, per_step, run_dir)
+    minutes = args.udml_minutes if key == "udml" and args.udml_minutes is not None else args.minutes
+    config, planned = plan(base, args, minutes, pool_size, per_step, run_dir)
     log.info("%s: %.2f %s-s/step → %d steps (%d epochs); training ...", title, per_step, args.budget, planned,
              config["Global"]["epoch_num"])
     trainer = Trainer(config)
@@ -236,8 +241,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.work_dir is None:
             shutil.rmtree(work_dir, ignore_errors=True)
     print()
-    print(_common.format_table(f"distill_rec: U-DML vs plain PP-LCNet CRNN, {args.minutes:g} {args.budget}-minutes "
-                               "each, synthetic words", figures))
+    budgets = f"{args.minutes:g}" if args.udml_minutes is None else f"{args.minutes:g} / {args.udml_minutes:g}"
+    print(_common.format_table(f"distill_rec: U-DML vs plain PP-LCNet CRNN, {budgets} {args.budget}-minutes, "
+                               "synthetic words", figures))
     return 0
 
 

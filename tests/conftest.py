@@ -1,5 +1,6 @@
 """Shared fixtures: small synthetic datasets and tiny rec/det configs shrunk from the real recipes."""
 import copy
+import logging
 import os
 import sys
 
@@ -10,6 +11,17 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 REC_RECIPE = os.path.join(REPO, "configs", "rec", "rec_mv3_none_bilstm_ctc.yml")
+
+
+@pytest.fixture(autouse=True)
+def _restore_ppocr_logger():
+    """Tools run in-process set up the ``ppocr`` logger (no propagation); undo it so ``caplog`` keeps working."""
+    logger = logging.getLogger("ppocr")
+    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.propagate = propagate
+    logger.setLevel(level)
 
 
 @pytest.fixture(scope="session")

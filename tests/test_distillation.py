@@ -46,8 +46,7 @@ def _tiny_global(config, out_dir, **extra):
     config["Global"].update(epoch_num=1, print_batch_step=1, save_model_dir=str(out_dir), save_epoch_step=1,
                             eval_batch_step=[0, 2], save_inference_dir=str(out_dir / "inference"), seed=7,
                             distributed=False, **extra)
-    lr = config["Optimizer"]["lr"]
-    lr["warmup_epoch"] = 0
+    config["Optimizer"]["lr"]["warmup_epoch"] = 0
 
 
 def tiny_rec(recipe, data_root, out_dir, train=16, val=8):
@@ -344,6 +343,16 @@ def test_class_count_reaches_every_sub_model_head():
     assert sorted({k.split(".")[0] for k in model.state_dict()}) == ["Student", "Teacher"]  # PaddleOCR's keys
 
 
+
+def test_the_deployed_sub_model_is_the_student_unless_global_names_another():
+    from ppocr.engine.export import deployed_sub_model
+
+    assert deployed_sub_model({"Global": {}}, ["Teacher", "Student"]) == "Student"
+    assert deployed_sub_model({}, ["Teacher", "Student2"]) == "Teacher"
+    assert deployed_sub_model({"Global": {"export_model_name": "Teacher"}}, ["Teacher", "Student"]) == "Teacher"
+    with pytest.raises(ConfigError, match="export_model_name"):
+        deployed_sub_model({"Global": {"export_model_name": "Student3"}}, ["Teacher", "Student"])
+
 # -- CML: frozen teacher + two students through the trainer ----------------------------------------------------------
 @pytest.fixture(scope="module")
 def cml_run(det_data, tmp_path_factory):
@@ -443,11 +452,17 @@ def test_export_writes_every_sub_model_and_the_student_runs_in_the_text_system(u
     assert meta["Global"]["model_type"] == "rec"
     assert meta["PostProcess"]["name"] == "CTCLabelDecode" and len(meta["PostProcess"]["character_dict"]) == 36
 
+    # The detector: the CML checkpoint exported with its Student alone (tracing the teacher and the second student
+    # would only repeat what the rec export above checks, at most of this test's cost).
+    det_config = copy.deepcopy(cml_run["config"])
+    det_config["Architecture"]["Models"] = {"Student": det_config["Architecture"]["Models"]["Student"]}
+    det_config["PostProcess"]["model_name"] = ["Student"]
     det_out = cml_run["out"] / "export"
-    export_model(cml_run["config"], save_dir=str(det_out), weights=str(cml_run["out"] / "latest"))
-    assert sorted(p.name for p in det_out.iterdir() if p.is_dir() and not p.name.startswith(".")) == [
-        "Student", "Student2", "Teacher"]
-    assert yaml.safe_load((det_out / "inference.yml").read_text())["PostProcess"]["name"] == "DBPostProcess"
+    export_model(det_config, save_dir=str(det_out), weights=str(cml_run["out"] / "latest"))
+    assert (det_out / "Student" / "inference.json").is_file()
+    det_meta = yaml.safe_load((det_out / "inference.yml").read_text())
+    assert det_meta["Global"]["model_type"] == "det" and det_meta["PostProcess"]["name"] == "DBPostProcess"
+    assert det_meta["PostProcess"]["box_thresh"] == 0.6 and "model_name" not in det_meta["PostProcess"]
     system = TextSystem(det_model_dir=str(det_out), rec_model_dir=str(out), det_db_thresh=0.05,
                         det_db_box_thresh=0.05, drop_score=0.0)
     page = str(det_data / "val" / "images" / sorted(os.listdir(det_data / "val" / "images"))[0])

@@ -10,7 +10,7 @@ import paddle
 import paddle.nn as nn
 import pytest
 
-from conftest import REPO, tiny_det_config, tiny_rec_config
+from conftest import REPO, tiny_det_config
 from ppocr.slim.flops import count_flops, count_params
 from ppocr.slim.prune import (
     PrunePlanError,
@@ -211,7 +211,8 @@ def test_plan_that_does_not_fit_is_refused_with_the_layer_name(tmp_path):
     prune_model(model, PruneSettings(amount=0.3), [3, 48, 64])
     other = copy.deepcopy(small)
     other["Architecture"]["Backbone"]["scale"] = 0.5
-    with pytest.raises(PrunePlanError, match=r"layer 'backbone\.conv1\.conv' has 8 output channels|layer 'backbone"):
+    with pytest.raises(PrunePlanError, match=r"does not fit this model: layer 'backbone\.[\w.]+' has \d+ \w+put "
+                                             r"channels, the plan expects \d+"):
         apply_plan(build(other), model_plan(model))
     save_plan(model_plan(model), str(tmp_path / "w"))
     assert load_plan(str(tmp_path / "w"))["stages"][0]["params"]["after"] == count_params(model)
@@ -223,9 +224,17 @@ def test_plan_that_does_not_fit_is_refused_with_the_layer_name(tmp_path):
 # -- detection end to end ----------------------------------------------------------------------------------
 
 def det_config(det_data, out, epochs=1):
-    config = tiny_det_config(det_data, out, epochs=epochs)
-    config["Architecture"]["Backbone"]["scale"] = 0.5  # the recipe's width
+    """The det_mv3_db recipe's model (MV3 large 0.5, DBFPN 96) on tiny pages; no evaluation while training."""
+    config = tiny_det_config(det_data, out, epochs=epochs, eval_batch_step=[0, 1000])
+    config["Architecture"]["Backbone"]["scale"] = 0.5
     config["Architecture"]["Neck"]["out_channels"] = 96
+    config["PostProcess"]["max_candidates"] = 50
+    for op in config["Train"]["dataset"]["transforms"]:
+        if "EastRandomCropData" in op:
+            op["EastRandomCropData"]["size"] = [160, 160]
+    for op in config["Eval"]["dataset"]["transforms"]:
+        if "DetResizeForTest" in op:
+            op["DetResizeForTest"] = {"limit_side_len": 160, "limit_type": "max"}
     return config
 
 
@@ -324,12 +333,13 @@ def test_uniform_search_and_sensitivity_ratios_reach_a_params_target(det_trained
                                                      pretrained_model=det_trained["weights"]))
     trainer = Trainer(config, mode="eval")
     model = trainer.model
-    settings = PruneSettings(excluded_layers=["backbone.stages.0.*", "backbone.stages.1.*", "backbone.stages.2.*"])
+    settings = PruneSettings(excluded_layers=["backbone.stages.0.*", "backbone.stages.1.*", "backbone.stages.2.*",
+                                              "neck.p*", "head.*"])
     shape = [3, 32, 32]
     graph = trace_channel_groups(model, shape)
     amount = search_amount(model, settings, shape, 0.25, graph=graph)
     reached = estimate_reduction(model, graph, PruneSettings(**{**settings.__dict__, "amount": amount}), shape)
-    assert 0.25 <= reached < 0.35
+    assert abs(reached - 0.25) < 0.05
 
     calls = []
 
@@ -342,7 +352,7 @@ def test_uniform_search_and_sensitivity_ratios_reach_a_params_target(det_trained
             trainer.model = model
 
     path = str(tmp_path / "sens.csv")
-    table = analyze_sensitivity(model, evaluate, shape, settings, ratios=[0.3, 0.6], path=path, metric="hmean",
+    table = analyze_sensitivity(model, evaluate, shape, settings, ratios=[0.25, 0.5], path=path, metric="hmean",
                                 graph=graph)
     groups = {row["group"] for row in table.rows}
     assert "backbone.stages.3.1.expand_conv.conv" in groups and "neck.in2_conv" in groups
@@ -351,13 +361,13 @@ def test_uniform_search_and_sensitivity_ratios_reach_a_params_target(det_trained
         assert row["drop"] == pytest.approx(table.baseline - row["metric"])
         assert row["kept"] <= row["channels"]
     evaluated = len(calls)
-    again = analyze_sensitivity(model, evaluate, shape, settings, ratios=[0.3, 0.6], path=path, metric="hmean",
+    again = analyze_sensitivity(model, evaluate, shape, settings, ratios=[0.25, 0.5], path=path, metric="hmean",
                                 graph=graph)
     assert len(calls) == evaluated and again.rows == load_table(path).rows == table.rows  # resumed from the file
     ratios = ratios_for_target(table, model, settings, shape, 0.2, graph=graph)
     plan_settings = PruneSettings(**{**settings.__dict__, "amount": 0.0})
     assert estimate_reduction(model, graph, plan_settings, shape, ratios=ratios) >= 0.2
-    assert set(ratios) == groups and max(ratios.values()) <= 0.6
+    assert set(ratios) == groups and max(ratios.values()) <= 0.5
     json_path = str(tmp_path / "sens.json")
     from ppocr.slim.sensitivity import save_table
 

@@ -12,6 +12,7 @@ import _path  # noqa: F401
 
 from ppocr.utils.cli import config_file, prepare_config, run_main
 from ppocr.utils.config import ArgsParser
+from ppocr.utils.registry import ConfigError
 
 REQUIRED = ("Global", "Architecture", "PostProcess")
 QAT_REQUIRED = ("Loss", "Optimizer", "Metric", "Train")
@@ -32,8 +33,6 @@ def main(argv=None) -> int:
         elif settings.mode == "qat":
             missing = [s for s in QAT_REQUIRED if not config.get(s)]
             if missing:
-                from ppocr.utils.registry import ConfigError
-
                 raise ConfigError(f"Quant.mode qat trains: missing section(s) {', '.join(missing)}")
             run_qat(config, settings)
         else:

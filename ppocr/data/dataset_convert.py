@@ -11,7 +11,8 @@ The LMDB (``<results_dir>/<tag>``, PaddleOCR layout, read by ``LMDBDataSet``) ke
 original bytes. Lines that would not train as written are left out and listed in
 ``<results_dir>/<tag>_warnings.json``: missing or undecodable images, empty labels, labels with
 characters outside the character list, labels longer than ``max_label_length``, and lines without
-a label. Both outputs appear only when complete.
+a label; each such line is listed once, under the first problem found (labels are checked before
+the image is read). Both outputs appear only when complete.
 """
 from __future__ import annotations
 

@@ -10,9 +10,13 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ppocr.data.imaug.rec_attn_label_ops import attention_character_list
-from ppocr.postprocess.rec_postprocess import _as_numpy
 from ppocr.utils.character import load_character_list
 from ppocr.utils.registry import POSTPROCESS
+
+
+def _as_numpy(value: Any) -> np.ndarray:
+    """Accept paddle Tensors without importing paddle here."""
+    return np.asarray(value.numpy() if hasattr(value, "numpy") and not isinstance(value, np.ndarray) else value)
 
 
 def _ids_to_text(ids: np.ndarray, character: Sequence[str]) -> Tuple[str, np.ndarray]:

@@ -6,7 +6,7 @@ Counting uses forward hooks on the model in eval mode, so it sees the actual (pr
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Dict, Sequence
 
 import numpy as np
 import paddle
@@ -48,19 +48,29 @@ def _rnn_macs(layer, inputs, output) -> int:
     return total
 
 
-def count_flops(model: nn.Layer, input_shape: Sequence[int]) -> int:
-    """MACs of one eval-mode forward on a single input of ``input_shape`` (C, H, W)."""
-    counters = []
+def rnn_input_share(layer: nn.Layer) -> float:
+    """Fraction of an RNN's MACs spent on its (first layer's) input features."""
+    gates = _GATES.get(layer.mode, 1) * layer.hidden_size
+    per_step, size = 0, layer.input_size
+    for _ in range(layer.num_layers):
+        per_step += gates * (size + layer.hidden_size)
+        size = layer.hidden_size * layer.num_directions
+    return gates * layer.input_size / per_step
 
-    def hook_for(fn):
+
+def layer_flops(model: nn.Layer, input_shape: Sequence[int]) -> Dict[str, int]:
+    """MACs of each conv / linear / RNN layer (by name) in one eval-mode forward of a (C, H, W) input."""
+    counters: Dict[str, int] = {}
+
+    def hook_for(name: str, fn):
         def hook(layer, inputs, output):
             out = output[0] if isinstance(output, (tuple, list)) else output
-            counters.append(fn(layer, inputs, out))
+            counters[name] = counters.get(name, 0) + fn(layer, inputs, out)
 
         return hook
 
     handles = []
-    for layer in model.sublayers(include_self=True):
+    for name, layer in model.named_sublayers(include_self=True):
         if isinstance(layer, nn.Conv2DTranspose):
             fn = _conv_transpose_macs
         elif isinstance(layer, (nn.Conv1D, nn.Conv2D, nn.Conv3D)):
@@ -71,7 +81,7 @@ def count_flops(model: nn.Layer, input_shape: Sequence[int]) -> int:
             fn = _rnn_macs
         else:
             continue
-        handles.append(layer.register_forward_post_hook(hook_for(fn)))
+        handles.append(layer.register_forward_post_hook(hook_for(name, fn)))
     modes = [(layer, layer.training) for layer in model.sublayers(include_self=True)]
     model.eval()
     try:
@@ -82,4 +92,9 @@ def count_flops(model: nn.Layer, input_shape: Sequence[int]) -> int:
             handle.remove()
         for layer, training in modes:
             layer.training = training
-    return int(sum(counters))
+    return counters
+
+
+def count_flops(model: nn.Layer, input_shape: Sequence[int]) -> int:
+    """MACs of one eval-mode forward on a single input of ``input_shape`` (C, H, W)."""
+    return int(sum(layer_flops(model, input_shape).values()))

@@ -39,9 +39,10 @@ def split_sub_model(name: str, entry: Any, model_type: Optional[str]) -> Tuple[D
     if not isinstance(entry, dict):
         raise ConfigError(f"expected a model section (Backbone, Head, ...), got {entry!r}", where)
     config = {k: copy.deepcopy(v) for k, v in entry.items() if k not in OWN_KEYS}
-    config.pop("name", None)
+    if config.pop("name", "BaseModel") != "BaseModel":
+        raise ConfigError(f"sub-models are BaseModel sections, got name {entry['name']!r}", f"{where}.name")
     pretrained = entry.get("pretrained")
-    freeze = entry.get("freeze_params", False)
+    freeze = entry.get("freeze_params") or False
     if pretrained is not None and not isinstance(pretrained, str):
         raise ConfigError(f"must be a weights path or null, got {pretrained!r}", f"{where}.pretrained")
     if not isinstance(freeze, bool):

@@ -5,8 +5,9 @@ encoder sequence picks the columns to read, and the previous character (one-hot)
 Class ids follow ``AttnLabelEncode``: 0 = ``sos`` (start and padding), last = ``eos``.
 
 Training uses teacher forcing: step t reads the true character t-1 (``sos`` first) and the head
-returns logits N×(max_text_length+1)×C. Evaluation decodes greedily, feeding back its own argmax,
-for the same fixed number of steps and returns softmax probabilities; the loop length is a Python
+returns logits N×(max_text_length+1)×C (called in training mode without targets, it feeds back its
+own predictions instead). Evaluation decodes greedily, feeding back its own argmax, for the same
+fixed number of steps and returns softmax probabilities; the loop length is a Python
 constant, so an exported graph is the unrolled loop with no data-dependent control flow, and the
 post-process cuts each row at its first ``eos``.
 """

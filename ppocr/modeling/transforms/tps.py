@@ -62,21 +62,24 @@ def _pixel_centres(size) -> paddle.Tensor:
 
 
 class LocalizationNetwork(nn.Layer):
-    """Image → N×F×2 fiducial points in [-1, 1] (tanh-free: the identity start needs exact ±1)."""
+    """Image → N×F×2 predicted fiducial points in normalised coordinates (conv stack, global pool, two FCs)."""
 
     def __init__(self, in_channels: int, num_fiducial: int, model_name: str, loc_lr: float):
         super().__init__()
         widths, fc_dim = _LOC_SIZES[model_name]
-        attr = paddle.ParamAttr(learning_rate=loc_lr)
+
+        def attr() -> paddle.ParamAttr:
+            return paddle.ParamAttr(learning_rate=loc_lr)
+
         layers: List[nn.Layer] = []
         channels = in_channels
         for index, width in enumerate(widths):
-            layers += [nn.Conv2D(channels, width, 3, padding=1, weight_attr=attr, bias_attr=False),
-                       nn.BatchNorm2D(width, weight_attr=attr, bias_attr=attr), nn.ReLU()]
+            layers += [nn.Conv2D(channels, width, 3, padding=1, weight_attr=attr(), bias_attr=False),
+                       nn.BatchNorm2D(width, weight_attr=attr(), bias_attr=attr()), nn.ReLU()]
             layers.append(nn.MaxPool2D(2, 2) if index < len(widths) - 1 else nn.AdaptiveAvgPool2D(1))
             channels = width
         self.features = nn.Sequential(*layers)
-        self.fc1 = nn.Linear(channels, fc_dim, weight_attr=attr, bias_attr=attr)
+        self.fc1 = nn.Linear(channels, fc_dim, weight_attr=attr(), bias_attr=attr())
         base = base_fiducials(num_fiducial).reshape(-1).astype("float32")
         # zero weights + base points as bias: the first prediction is the base layout (identity warp)
         self.fc2 = nn.Linear(

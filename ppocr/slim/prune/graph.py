@@ -3,14 +3,17 @@
 Removing output channel i of a conv means removing it wherever it flows unmixed: the batch norm after
 it, depthwise convs, the input of an SE block, the other operand of a residual add or an SE gate, and
 the input channels of every layer that reads it (shifted by an offset after a concat, spread over a
-block after a flatten). To find all of these, a copy of the model runs twice with hooks:
+block after a flatten). To find all of these, a copy of the model with positive random weights runs
+with hooks:
 
 * every channel-mixing layer (conv, transposed conv, linear, RNN, unknown layers with weights) has its
-  output replaced by fixed noise, so a value can only travel from one mixing layer to the next along
-  channel-preserving paths (activations, pools, upsampling, adds, concats, BN, depthwise convs, reshapes);
-* a second pass adds a large perturbation to one channel of one source per batch sample (the first and
-  the last channel of every source, in parallel). A layer whose input changes in that sample is tied to
-  the source, and the positions that change say where: channel 0 → offset, the last channel → block size.
+  output replaced by fixed small noise, so a value can only travel from one mixing layer to the next
+  along channel-preserving paths (activations, pools, upsampling, adds, concats, BN, depthwise convs,
+  reshapes); depthwise convs become a cheap per-channel stand-in;
+* a baseline pass records every layer's input; a probe pass pushes one channel of one source up per
+  batch sample (the first and the last channel of every source, in parallel). A layer whose input
+  changes in that sample is tied to the source, and the positions that change say where: the first
+  channel gives the offset, the last one the block size. Positive weights and pushes survive ReLUs.
 
 Sources whose channels land on the same positions of some layer are tied (residual add, SE gate) and
 form one group. Anything that cannot be followed (channels mixed or reordered by a plain op, reaching the
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import logging
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -29,8 +31,6 @@ import paddle
 import paddle.nn as nn
 from paddle.nn.layer.norm import _BatchNormBase
 from paddle.nn.layer.rnn import RNNBase
-
-logger = logging.getLogger(__name__)
 
 INPUT = "<input>"
 
@@ -44,7 +44,6 @@ RNN = "rnn"
 OPAQUE = "opaque"
 
 PRODUCERS = (CONV, CONV_TRANSPOSE, LINEAR)  # output channels can be removed
-PASSTHROUGH = (DEPTHWISE, BATCH_NORM)  # one output channel per input channel
 FROZEN = PRODUCERS + (RNN, OPAQUE)  # outputs replaced by noise while tracing
 _BLOCK_CONSUMERS = (LINEAR, RNN)  # may read a channel as a block of features (after a flatten)
 _DROPOUT = (nn.Dropout, nn.Dropout2D, nn.Dropout3D, nn.AlphaDropout)
@@ -79,9 +78,6 @@ class ChannelGroup:
 class ChannelGraph:
     kinds: Dict[str, str]
     groups: List[ChannelGroup]
-
-    def prunable_groups(self) -> List[ChannelGroup]:
-        return [g for g in self.groups if g.prunable]
 
     def group(self, name: str) -> ChannelGroup:
         for group in self.groups:
@@ -150,10 +146,10 @@ def batch_axis(layer: nn.Layer, kind: str) -> int:
 
 
 def traceable_layers(model: nn.Layer) -> Dict[str, Tuple[nn.Layer, str]]:
-    """Layers with weights, by name, in model order (sub-cells of an RNN belong to the RNN)."""
+    """Sub-layers with weights, by name, in model order (sub-cells of an RNN belong to the RNN)."""
     found: Dict[str, Tuple[nn.Layer, str]] = {}
     rnn_prefixes: List[str] = []
-    for name, layer in model.named_sublayers(include_self=True):
+    for name, layer in model.named_sublayers():
         if any(name.startswith(prefix) for prefix in rnn_prefixes):
             continue
         kind = layer_kind(layer)
@@ -161,7 +157,7 @@ def traceable_layers(model: nn.Layer) -> Dict[str, Tuple[nn.Layer, str]]:
             continue
         if kind == RNN:
             rnn_prefixes.append(name + ".")
-        found[name or "<model>"] = (layer, kind)
+        found[name] = (layer, kind)
     return found
 
 

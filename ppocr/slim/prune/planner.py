@@ -79,31 +79,38 @@ def candidate_groups(graph: ChannelGraph, settings: PruneSettings) -> List[Chann
     return [group for group in graph.groups if id(group) not in skipped]
 
 
+def all_scores(model: nn.Layer, graph: ChannelGraph, settings: PruneSettings) -> Dict[str, np.ndarray]:
+    """Scores of every candidate group by name, to reuse across many :func:`plan_groups` calls."""
+    return {g.name: group_scores(model, g, settings) for g in candidate_groups(graph, settings)}
+
+
 def plan_groups(model: nn.Layer, graph: ChannelGraph, settings: PruneSettings,
-                ratios: Optional[Dict[str, float]] = None) -> List[GroupDecision]:
+                ratios: Optional[Dict[str, float]] = None,
+                scores: Optional[Dict[str, np.ndarray]] = None) -> List[GroupDecision]:
     """Decide the kept channels of every candidate group.
 
     ``ratios`` (group or layer name → amount) add to and override ``settings.ratios``; a group with a
-    ratio is pruned by that amount whatever the mode.
+    ratio is pruned by that amount whatever the mode. ``scores`` come from :func:`all_scores`.
     """
     overrides = {**settings.ratios, **(ratios or {})}
     groups = candidate_groups(graph, settings)
-    scored = [(g, group_scores(model, g, settings)) for g in groups]
+    cached = scores or {}
+    scored = [(g, cached[g.name] if g.name in cached else group_scores(model, g, settings)) for g in groups]
     threshold = settings.threshold
     if settings.mode == "experimental_hybrid":
         threshold = hybrid_threshold([s for g, s in scored if _ratio_for(g, overrides) is None],
                                      settings.amount_required())
     decisions = []
-    for group, scores in scored:
+    for group, importance in scored:
         ratio = _ratio_for(group, overrides)
         if ratio is None and settings.mode == "amount":
             ratio = settings.amount_required()
         if ratio is not None:
             wanted = group.channels - int(math.floor(group.channels * ratio + 1e-9))
         else:
-            wanted = int((scores >= threshold).sum())
+            wanted = int((importance >= threshold).sum())
         count = kept_count(group.channels, wanted, settings.granularity, settings.min_num_filters)
-        decisions.append(GroupDecision(group, scores, top_channels(scores, count)))
+        decisions.append(GroupDecision(group, importance, top_channels(importance, count)))
     return decisions
 
 

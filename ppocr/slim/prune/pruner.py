@@ -6,15 +6,16 @@ import dataclasses
 import logging
 from typing import Any, Dict, Optional, Sequence
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 
-from ppocr.slim.flops import count_flops, count_params
-from ppocr.slim.prune.graph import ChannelGraph, trace_channel_groups
+from ppocr.slim.flops import count_flops, count_params, layer_flops, rnn_input_share
+from ppocr.slim.prune.graph import RNN, ChannelGraph, in_channels, out_channels, trace_channel_groups
 from ppocr.slim.prune.plan import record_stage
-from ppocr.slim.prune.planner import GroupDecision, plan_groups, skipped_groups
+from ppocr.slim.prune.planner import GroupDecision, all_scores, plan_groups, skipped_groups
 from ppocr.slim.prune.settings import PruneSettings
-from ppocr.slim.prune.surgery import PrunePlanError, apply_edits, layer_edits
+from ppocr.slim.prune.surgery import Edits, PrunePlanError, apply_edits, edited_params, layer_edits
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,45 @@ def _group_summary(decision: GroupDecision) -> Dict[str, Any]:
             "producers": list(group.producers)}
 
 
+def _trainable(param: paddle.Tensor) -> bool:
+    return not (param.stop_gradient or not param.trainable)
+
+
+def removed_params(model: nn.Layer, edits: Edits) -> int:
+    """Trainable parameters the edits would remove (computed from shapes, without cutting)."""
+    layers = dict(model.named_sublayers(include_self=True))
+    removed, seen = 0, set()
+    for name, edit in edits.items():
+        for param, cuts in edited_params(layers[name], edit):
+            if id(param) in seen or not _trainable(param):
+                continue
+            seen.add(id(param))
+            size = float(np.prod(param.shape))
+            kept = size
+            for axis, keep in cuts.items():
+                kept *= len(keep) / param.shape[axis]
+            removed += int(round(size - kept))
+    return removed
+
+
+def removed_flops(model: nn.Layer, edits: Edits, costs: Dict[str, int]) -> int:
+    """MACs the edits would remove, from the per-layer MACs of :func:`layer_flops`."""
+    layers = dict(model.named_sublayers(include_self=True))
+    removed = 0.0
+    for name, edit in edits.items():
+        if name not in costs:
+            continue
+        layer, kind = layers[name], edit["kind"]
+        fraction = 1.0
+        for side, count in (("in", in_channels), ("out", out_channels)):
+            if side in edit:
+                fraction *= len(edit[side]["keep"]) / count(layer, kind)
+        if kind == RNN:
+            fraction = 1.0 - rnn_input_share(layer) * (1.0 - fraction)
+        removed += costs[name] * (1.0 - fraction)
+    return int(round(removed))
+
+
 def measure(model: nn.Layer, kind: str, input_shape: Sequence[int]) -> int:
     if kind == "params":
         return count_params(model)
@@ -85,26 +125,35 @@ def measure(model: nn.Layer, kind: str, input_shape: Sequence[int]) -> int:
 
 def estimate_reduction(model: nn.Layer, graph: ChannelGraph, settings: PruneSettings,
                        input_shape: Sequence[int], kind: str = "params",
-                       ratios: Optional[Dict[str, float]] = None, baseline: Optional[int] = None) -> float:
-    """Fraction of params (or FLOPs) a plan would remove, measured on a pruned copy."""
-    baseline = baseline if baseline is not None else measure(model, kind, input_shape)
-    trial = copy.deepcopy(model)
-    apply_edits(trial, layer_edits(model, graph, plan_groups(model, graph, settings, ratios)), source="pruning")
-    return 1.0 - measure(trial, kind, input_shape) / max(baseline, 1)
+                       ratios: Optional[Dict[str, float]] = None,
+                       costs: Optional[Dict[str, int]] = None,
+                       scores: Optional[Dict[str, np.ndarray]] = None) -> float:
+    """Fraction of params (or FLOPs) a plan would remove, computed from shapes (the model is untouched).
+
+    ``costs`` (:func:`layer_flops`) and ``scores`` (:func:`all_scores`) cache work across calls."""
+    edits = layer_edits(model, graph, plan_groups(model, graph, settings, ratios, scores))
+    if kind == "params":
+        return removed_params(model, edits) / max(count_params(model), 1)
+    if kind == "flops":
+        costs = costs if costs is not None else layer_flops(model, input_shape)
+        return removed_flops(model, edits, costs) / max(sum(costs.values()), 1)
+    raise ValueError(f"reduction kind must be one of {REDUCTION_KINDS}, got {kind!r}")
 
 
 def search_amount(model: nn.Layer, settings: PruneSettings, input_shape: Sequence[int], target: float,
                   kind: str = "params", graph: Optional[ChannelGraph] = None, steps: int = 14) -> float:
-    """The smallest uniform ``amount`` whose plan removes at least ``target`` of the params/FLOPs.
+    """The uniform ``amount`` whose plan removes the share of params/FLOPs nearest to ``target``.
 
-    Returns the largest amount tried (0.95) with a warning when the target is out of reach.
+    Granularity makes the reduction jump in steps, so the amounts just below and just above the target
+    are compared. Returns 0.95 with a warning when even that falls short.
     """
     graph = graph or trace_channel_groups(model, input_shape)
-    baseline = measure(model, kind, input_shape)
+    costs = layer_flops(model, input_shape) if kind == "flops" else None
+    scores = all_scores(model, graph, settings)
 
     def reduction(amount: float) -> float:
         trial_settings = dataclasses.replace(settings, mode="amount", amount=amount)
-        return estimate_reduction(model, graph, trial_settings, input_shape, kind, baseline=baseline)
+        return estimate_reduction(model, graph, trial_settings, input_shape, kind, costs=costs, scores=scores)
 
     low, high = 0.0, 0.95
     if reduction(high) < target:
@@ -117,4 +166,4 @@ def search_amount(model: nn.Layer, settings: PruneSettings, input_shape: Sequenc
             high = mid
         else:
             low = mid
-    return high
+    return high if reduction(high) - target <= target - reduction(low) else low

@@ -6,8 +6,8 @@ groups at once), checked against the model, then applied in one go.
 """
 from __future__ import annotations
 
-import logging
-from typing import Any, Dict, List, Optional, Sequence
+import contextlib
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 import paddle
@@ -27,8 +27,6 @@ from ppocr.slim.prune.graph import (
 )
 from ppocr.slim.prune.planner import GroupDecision
 from ppocr.utils.errors import CheckpointError
-
-logger = logging.getLogger(__name__)
 
 Edits = Dict[str, Dict[str, Any]]
 
@@ -92,71 +90,87 @@ def apply_edits(model: nn.Layer, edits: Edits, source: str = "prune plan") -> No
             if not keep or any(not 0 <= i < size for i in keep) or sorted(set(keep)) != list(keep):
                 raise PrunePlanError(f"{source}: layer '{name}' {side}put keep list is not sorted indices below {size}")
     for name, edit in edits.items():
-        _EDITORS[edit["kind"]](layers[name], _keep(edit, "in"), _keep(edit, "out"))
+        _apply(layers[name], edit)
 
 
-def _keep(edit: Dict[str, Any], side: str) -> Optional[List[int]]:
-    return edit[side]["keep"] if side in edit else None
+# kind → {parameter attribute: {edit side: axis}}: where each side's channels sit in each weight
+PARAM_AXES: Dict[str, Dict[str, Dict[str, int]]] = {
+    CONV: {"weight": {"out": 0, "in": 1}, "bias": {"out": 0}},
+    CONV_TRANSPOSE: {"weight": {"in": 0, "out": 1}, "bias": {"out": 0}},
+    LINEAR: {"weight": {"in": 0, "out": 1}, "bias": {"out": 0}},
+    DEPTHWISE: {"weight": {"in": 0}, "bias": {"in": 0}},
+    BATCH_NORM: {"weight": {"in": 0}, "bias": {"in": 0}, "_mean": {"in": 0}, "_variance": {"in": 0}},
+    # only the first layer's input weights (both directions) see the input features
+    RNN: {"weight_ih_l0": {"in": 1}, "weight_ih_l0_reverse": {"in": 1}},
+}
+MIXING = (CONV, CONV_TRANSPOSE, LINEAR, RNN)  # layers whose input channels are summed over
 
 
-def _take(param: Optional[paddle.Tensor], keep: Optional[List[int]], axis: int) -> None:
+def edited_params(layer: nn.Layer, edit: Dict[str, Any]) -> Iterator[Tuple[paddle.Tensor, Dict[int, List[int]]]]:
+    """Each parameter an edit touches, with {axis: kept indices}."""
+    for attr, sides in PARAM_AXES[edit["kind"]].items():
+        param = getattr(layer, attr, None)
+        cuts = {axis: edit[side]["keep"] for side, axis in sides.items() if side in edit}
+        if param is not None and cuts:
+            yield param, cuts
+
+
+def _slice(param: paddle.Tensor, cuts: Dict[int, List[int]]) -> None:
     """Slice a parameter in place, so its name, attributes and regulariser stay with it."""
-    if param is None or keep is None:
-        return
-    value = np.take(param.numpy(), keep, axis=axis)
+    value = param.numpy()
+    for axis, keep in cuts.items():
+        value = np.take(value, keep, axis=axis)
     paddle.to_tensor(value, place=param.place)._share_underline_tensor_to(param)
     param.clear_gradient(False)
 
 
-def _edit_conv(layer: nn.Conv2D, keep_in, keep_out) -> None:
-    _take(layer.weight, keep_out, 0)
-    _take(layer.bias, keep_out, 0)
-    _take(layer.weight, keep_in, 1)
-    layer._out_channels, layer._in_channels = int(layer.weight.shape[0]), int(layer.weight.shape[1])
+def _apply(layer: nn.Layer, edit: Dict[str, Any]) -> None:
+    for param, cuts in list(edited_params(layer, edit)):
+        _slice(param, cuts)
+    kind = edit["kind"]
+    if kind == CONV:
+        layer._out_channels, layer._in_channels = int(layer.weight.shape[0]), int(layer.weight.shape[1])
+    elif kind == CONV_TRANSPOSE:
+        layer._in_channels, layer._out_channels = int(layer.weight.shape[0]), int(layer.weight.shape[1])
+    elif kind == DEPTHWISE:
+        layer._groups = layer._in_channels = layer._out_channels = int(layer.weight.shape[0])
+    elif kind == BATCH_NORM:
+        layer._num_features = len(edit["in"]["keep"])
+    elif kind == RNN:
+        size = len(edit["in"]["keep"])
+        layer.input_size = size
+        for cell in layer[0].sublayers(include_self=True):
+            if hasattr(cell, "input_size"):
+                cell.input_size = size
+        if getattr(layer, "could_use_cudnn", False):
+            layer.flatten_parameters()  # re-packs the fused weight buffer the RNN kernel reads
 
 
-def _edit_conv_transpose(layer: nn.Conv2DTranspose, keep_in, keep_out) -> None:
-    _take(layer.weight, keep_in, 0)
-    _take(layer.weight, keep_out, 1)
-    _take(layer.bias, keep_out, 0)
-    layer._in_channels, layer._out_channels = int(layer.weight.shape[0]), int(layer.weight.shape[1])
+@contextlib.contextmanager
+def masked(model: nn.Layer, edits: Edits) -> Iterator[None]:
+    """Zero, in place, the weights with which mixing layers read the channels ``edits`` would remove.
 
-
-def _edit_linear(layer: nn.Linear, keep_in, keep_out) -> None:
-    _take(layer.weight, keep_in, 0)
-    _take(layer.weight, keep_out, 1)
-    _take(layer.bias, keep_out, 0)
-
-
-def _edit_depthwise(layer: nn.Conv2D, keep, _unused) -> None:
-    _take(layer.weight, keep, 0)
-    _take(layer.bias, keep, 0)
-    layer._groups = layer._in_channels = layer._out_channels = int(layer.weight.shape[0])
-
-
-def _edit_batch_norm(layer: nn.Layer, keep, _unused) -> None:
-    for param in (layer.weight, layer.bias, layer._mean, layer._variance):
-        _take(param, keep, 0)
-    layer._num_features = len(keep)
-
-
-def _edit_rnn(layer: nn.Layer, keep_in, _unused) -> None:
-    """Only the first layer's input weights see the input features (both directions)."""
-    for suffix in ("", "_reverse"):
-        _take(getattr(layer, f"weight_ih_l0{suffix}", None), keep_in, 1)
-    layer.input_size = len(keep_in)
-    for cell in layer[0].sublayers(include_self=True):
-        if hasattr(cell, "input_size"):
-            cell.input_size = len(keep_in)
-    if getattr(layer, "could_use_cudnn", False):
-        layer.flatten_parameters()  # re-packs the fused weight buffer the RNN kernel reads
-
-
-_EDITORS = {
-    CONV: _edit_conv,
-    CONV_TRANSPOSE: _edit_conv_transpose,
-    LINEAR: _edit_linear,
-    DEPTHWISE: _edit_depthwise,
-    BATCH_NORM: _edit_batch_norm,
-    RNN: _edit_rnn,
-}
+    In eval mode the model then computes exactly what the pruned model would (a removed channel only
+    ever ends in such a layer), without copying it; the weights are restored on exit.
+    """
+    layers = dict(model.named_sublayers(include_self=True))
+    saved = []
+    try:
+        with paddle.no_grad():
+            for name, edit in edits.items():
+                if edit["kind"] not in MIXING or "in" not in edit:
+                    continue
+                for param, cuts in edited_params(layers[name], {"kind": edit["kind"], "in": edit["in"]}):
+                    (axis, keep), = cuts.items()
+                    value = param.numpy()
+                    saved.append((param, value.copy()))
+                    dropped = np.setdiff1d(np.arange(value.shape[axis]), keep)
+                    index = [slice(None)] * value.ndim
+                    index[axis] = dropped
+                    value[tuple(index)] = 0
+                    param.set_value(value)
+        yield
+    finally:
+        with paddle.no_grad():
+            for param, value in saved:
+                param.set_value(value)

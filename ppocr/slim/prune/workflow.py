@@ -66,6 +66,14 @@ def _evaluator(trainer):
     return evaluate
 
 
+def _weights_id(config: Dict[str, Any]) -> str:
+    """The weights file and its modification time: a sensitivity table is only reused for the same."""
+    g = config.get("Global") or {}
+    weights = g.get("checkpoints") or g.get("pretrained_model") or ""
+    path = weights if weights.endswith(".pdparams") else weights + ".pdparams"
+    return f"{os.path.abspath(path)}@{os.path.getmtime(path):.0f}" if os.path.isfile(path) else weights
+
+
 def _sensitivity_path(config: Dict[str, Any], settings: PruneSettings) -> str:
     save_dir = (config.get("Global") or {}).get("save_model_dir", "./output/model")
     return settings.sensitivity_file or os.path.join(save_dir, "sensitivity.csv")
@@ -81,7 +89,7 @@ def run_sensitivity(config: Dict[str, Any], settings: Optional[PruneSettings] = 
         raise ConfigError("sensitivity analysis evaluates the model: the config needs an Eval section")
     path = _sensitivity_path(config, settings)
     table = analyze_sensitivity(trainer.model, _evaluator(trainer), trace_input_shape(config, settings), settings,
-                                path=path, metric=trainer.metric.main_indicator)
+                                path=path, metric=trainer.metric.main_indicator, model_id=_weights_id(config))
     logger.info("sensitivity table: %s (%d rows)", path, len(table.rows))
     return table
 
@@ -109,12 +117,13 @@ def run_prune(config: Dict[str, Any], evaluate: bool = False) -> Dict[str, Any]:
                                   "or set Prune.use_sensitivity=false", "Prune.use_sensitivity")
             table = analyze_sensitivity(model, _evaluator(trainer), shape, settings,
                                         path=_sensitivity_path(config, settings),
-                                        metric=trainer.metric.main_indicator, graph=graph)
+                                        metric=trainer.metric.main_indicator, graph=graph,
+                                        model_id=_weights_id(config))
             ratios = ratios_for_target(table, model, settings, shape, target, kind, graph=graph)
             settings = dataclasses.replace(settings, mode="amount", amount=0.0)
         else:
             amount = search_amount(model, settings, shape, target, kind, graph=graph)
-            logger.info("uniform amount %.3f removes %.1f%% of the %s", amount, 100 * target, kind)
+            logger.info("uniform amount %.3f (asked: %.1f%% fewer %s)", amount, 100 * target, kind)
             settings = dataclasses.replace(settings, mode="amount", amount=amount)
 
     prune_model(model, settings, shape, ratios=ratios, graph=graph)

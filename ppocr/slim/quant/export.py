@@ -26,9 +26,12 @@ from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
 
-# QDQ rounds half to even and saturates at -128 where the Paddle graph rounds half away and stops at
-# -127; a code that flips early moves a probability or map value by a few thousandths at most.
-ONNX_ATOL = 2e-2
+# The two graphs compute the same codes except where float rounding differs (the ONNX side folds batch
+# norms into the convs; oneDNN fuses them its own way): a value that close to a rounding boundary lands one
+# step away, and in a small untrained net that may move an output by ~1e-2. A wrong rewrite (scale, axis)
+# moves everything, so the mean is the strict test.
+ONNX_MEAN_ATOL = 5e-3
+ONNX_MAX_ATOL = 0.1
 
 
 def export_quantized(model: paddle.nn.Layer, config: Dict[str, Any], settings: QuantSettings,
@@ -50,7 +53,7 @@ def export_quantized(model: paddle.nn.Layer, config: Dict[str, Any], settings: Q
     return save_dir
 
 
-def write_qdq_onnx(model_dir: str, input_shape, bits: int = 8, atol: float = ONNX_ATOL) -> str:
+def write_qdq_onnx(model_dir: str, input_shape, bits: int = 8) -> str:
     """paddle2onnx + QDQ rewrite of the model in ``model_dir``; writes ``model_dir/inference.onnx``."""
     import onnx
     import onnxruntime
@@ -62,7 +65,8 @@ def write_qdq_onnx(model_dir: str, input_shape, bits: int = 8, atol: float = ONN
     with tempfile.TemporaryDirectory(prefix=".onnx.", dir=model_dir) as tmp:
         plain = os.path.join(tmp, "fake_quant.onnx")
         try:
-            paddle2onnx.export(os.path.join(model_dir, "inference.json"), os.path.join(model_dir, "inference.pdiparams"),
+            paddle2onnx.export(os.path.join(model_dir, "inference.json"),
+                               os.path.join(model_dir, "inference.pdiparams"),
                                save_file=plain, opset_version=14, enable_onnx_checker=True)
         except Exception as exc:
             raise OnnxExportError(f"paddle2onnx could not convert {model_dir}: {exc}") from None
@@ -75,13 +79,17 @@ def write_qdq_onnx(model_dir: str, input_shape, bits: int = 8, atol: float = ONN
         expected = paddle_inference_run(model_dir, batch)
         session = onnxruntime.InferenceSession(staged, providers=["CPUExecutionProvider"])
         got = session.run(None, {session.get_inputs()[0].name: batch})[0]
-        diff = float(np.abs(got - expected).max()) if got.shape == expected.shape else float("inf")
-        if diff > atol:
-            raise OnnxExportError(f"QDQ ONNX output differs from Paddle Inference by {diff:.3g} (> {atol}) "
-                                  f"on a {list(batch.shape)} batch")
+        if got.shape != expected.shape:
+            raise OnnxExportError(f"QDQ ONNX output shape {got.shape} differs from Paddle Inference's {expected.shape}")
+        mean, top = float(np.abs(got - expected).mean()), float(np.abs(got - expected).max())
+        if mean > ONNX_MEAN_ATOL or top > ONNX_MAX_ATOL:
+            raise OnnxExportError(f"QDQ ONNX output differs from Paddle Inference on a {list(batch.shape)} batch: "
+                                  f"mean abs diff {mean:.3g} (limit {ONNX_MEAN_ATOL}), max {top:.3g} "
+                                  f"(limit {ONNX_MAX_ATOL})")
         os.replace(staged, out)
-    logger.info("QDQ ONNX model %s: %d activations and %d weights quantized; max abs diff to Paddle "
-                "Inference %.2e", out, counts["activations"], counts["weights"], diff)
+    logger.info("QDQ ONNX model %s: %d activations and %d weights quantized, %d batch norms folded; abs diff to "
+                "Paddle Inference mean %.2e, max %.2e", out, counts["activations"], counts["weights"],
+                counts["folded_batch_norms"], mean, top)
     return out
 
 

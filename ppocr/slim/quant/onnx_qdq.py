@@ -1,10 +1,12 @@
 """Rewrite paddle2onnx's output of a converted quantized model into an ONNX QDQ model.
 
 paddle2onnx turns each :class:`~ppocr.slim.quant.layers.FakeQuant` into
-``Mul(1/step) → Add(zp) → Round → Clip(qmin, qmax) → Mul(step) → Add(-zp·step)`` (with Identity nodes in
-between); each such chain becomes ``QuantizeLinear → DequantizeLinear`` with the same step and zero
+``Mul(1/step) → Add(zp + 0.5) → Floor → Clip(qmin, qmax) → Mul(step) → Add(-zp·step)`` (with Identity nodes
+in between); each such chain becomes ``QuantizeLinear → DequantizeLinear`` with the same step and zero
 point. Conv and MatMul weights stored on their per-channel int8 grid become int8 initializers behind a
-per-channel ``DequantizeLinear``. ONNX Runtime then sees the standard QDQ format (4× smaller weights).
+per-channel ``DequantizeLinear``, a BatchNormalization after such a Conv folded in first (scaling whole output
+channels keeps the int8 codes; ONNX Runtime cannot fold it behind a DequantizeLinear). ONNX Runtime then sees
+the standard QDQ format with 4× smaller weights.
 """
 from __future__ import annotations
 
@@ -71,18 +73,18 @@ class _Graph:
         return users[0] if len(users) == 1 and name not in self.outputs else None
 
 
-def _match_chain(g: _Graph, round_node) -> Optional[dict]:
-    """The fake-quant chain around one Round node, or None if it is some other Round."""
-    chain = [round_node]
-    inv_step, zero_point = None, 0.0
-    tensor = round_node.input[0]
+def _match_chain(g: _Graph, floor_node) -> Optional[dict]:
+    """The fake-quant chain around one Floor node, or None if it is some other Floor."""
+    chain = [floor_node]
+    inv_step, zero_point = None, None
+    tensor = floor_node.input[0]
     while inv_step is None:
         node = g.producer.get(tensor)
         if node is None or g.single_consumer(tensor) is None:
             return None
         if node.op_type == "Identity":
             tensor = node.input[0]
-        elif node.op_type == "Add" and zero_point == 0.0:
+        elif node.op_type == "Add" and zero_point is None:
             zero_point, tensor = g.const_operand(node)
             if zero_point is None:
                 return None
@@ -93,10 +95,13 @@ def _match_chain(g: _Graph, round_node) -> Optional[dict]:
         else:
             return None
         chain.append(node)
+    if zero_point is None:
+        return None
+    zero_point -= 0.5  # the rounding offset
     source = tensor
 
     qrange, step, bias = None, None, 0.0
-    tensor = round_node.output[0]
+    tensor = floor_node.output[0]
     while True:
         node = g.single_consumer(tensor)
         if node is None:
@@ -123,10 +128,10 @@ def _match_chain(g: _Graph, round_node) -> Optional[dict]:
     if qrange is None or step is None or step <= 0:
         return None
     if abs(inv_step * step - 1.0) > _RATIO_TOL or abs(bias + zero_point * step) > _RATIO_TOL * max(step, 1.0):
-        raise QdqRewriteError(f"fake-quant chain at {round_node.name or round_node.output[0]} is inconsistent: "
+        raise QdqRewriteError(f"fake-quant chain at {floor_node.name or floor_node.output[0]} is inconsistent: "
                               f"1/step {inv_step}, step {step}, zero point {zero_point}, bias {bias}")
     if qrange[0] < -128 or qrange[1] > 127:
-        raise QdqRewriteError(f"fake-quant range {qrange} at {round_node.output[0]} does not fit int8")
+        raise QdqRewriteError(f"fake-quant range {qrange} at {floor_node.output[0]} does not fit int8")
     return {"nodes": chain, "source": source, "target": tensor, "step": step, "zero_point": int(round(zero_point))}
 
 
@@ -147,7 +152,7 @@ def _rewrite_activations(g: _Graph, new_nodes: Dict[int, list], dropped: set) ->
 
     count = 0
     for index, node in enumerate(g.graph.node):
-        if node.op_type != "Round" or _key(node) in dropped:
+        if node.op_type != "Floor" or _key(node) in dropped:
             continue
         chain = _match_chain(g, node)
         if chain is None:
@@ -158,18 +163,49 @@ def _rewrite_activations(g: _Graph, new_nodes: Dict[int, list], dropped: set) ->
         quant = helper.make_node("QuantizeLinear", [chain["source"], scale, zero], [prefix + ".q"], name=prefix + ".Q")
         dequant = helper.make_node("DequantizeLinear", [prefix + ".q", scale, zero], [chain["target"]],
                                    name=prefix + ".DQ")
-        # the Round sits after the chain's input is produced and before its output is used
+        # the Floor sits after the chain's input is produced and before its output is used
         new_nodes.setdefault(index, []).extend([quant, dequant])
         dropped.update(_key(n) for n in chain["nodes"])
         count += 1
     return count
 
 
-def _rewrite_weights(g: _Graph, new_nodes: Dict[int, list], bits: int) -> int:
+def _batch_norm_after(g: _Graph, conv, weight_name: str):
+    """The inference BatchNormalization that alone consumes ``conv``'s output, when it can be folded."""
+    bn = g.single_consumer(conv.output[0])
+    if bn is None or bn.op_type != "BatchNormalization" or len(g.consumers.get(weight_name, [])) != 1:
+        return None
+    if bn.output[0] in g.outputs or any(g.consts.get(name) is None for name in bn.input[1:5]):
+        return None
+    return bn
+
+
+def _fold_batch_norm(g: _Graph, conv, bn, weight: np.ndarray, dropped: set) -> np.ndarray:
+    """Fold ``bn`` into ``conv`` (its bias becomes an input, its consumers read the conv); returns the
+    folded weight. Each output channel is scaled as a whole, so an int grid per channel survives."""
+    gamma, beta, mean, var = (g.consts[name].astype(np.float64) for name in bn.input[1:5])
+    eps = next((a.f for a in bn.attribute if a.name == "epsilon"), 1e-5)
+    factor = gamma / np.sqrt(var + eps)
+    bias = g.consts[conv.input[2]].astype(np.float64) if len(conv.input) > 2 and conv.input[2] else 0.0
+    folded_bias = (bias - mean) * factor + beta
+    bias_name = _add_init(g.graph, conv.output[0] + ".folded_bias", folded_bias.astype(np.float32))
+    if len(conv.input) > 2:
+        conv.input[2] = bias_name
+    else:
+        conv.input.append(bias_name)
+    for user in g.consumers.get(bn.output[0], []):
+        for i, name in enumerate(user.input):
+            if name == bn.output[0]:
+                user.input[i] = conv.output[0]
+    dropped.add(_key(bn))
+    return weight.astype(np.float64) * factor.reshape(-1, 1, 1, 1)
+
+
+def _rewrite_weights(g: _Graph, new_nodes: Dict[int, list], dropped: set, bits: int) -> Dict[str, int]:
     from onnx import helper
 
     qmax = 2 ** (bits - 1) - 1
-    done = set()
+    done, folded = set(), 0
     for node in g.graph.node:
         if node.op_type == "Conv":
             name, axis, ndim = node.input[1], 0, 4
@@ -183,6 +219,10 @@ def _rewrite_weights(g: _Graph, new_nodes: Dict[int, list], bits: int) -> int:
         if weight_grid_error(weight, axis, bits) > _GRID_TOL:
             logger.debug("weight %s is not on an int%d grid; left in float", name, bits)
             continue
+        bn = _batch_norm_after(g, node, name) if node.op_type == "Conv" else None
+        if bn is not None:
+            weight = _fold_batch_norm(g, node, bn, weight, dropped)
+            folded += 1
         moved = np.moveaxis(weight.astype(np.float64), axis, 0)
         step = np.maximum(np.abs(moved).reshape(moved.shape[0], -1).max(axis=1), 1e-12) / qmax
         shape = [1] * weight.ndim
@@ -195,11 +235,12 @@ def _rewrite_weights(g: _Graph, new_nodes: Dict[int, list], bits: int) -> int:
         new_nodes.setdefault(-1, []).append(
             helper.make_node("DequantizeLinear", [quantized, scale, zero], [name], name=name + ".DQ", axis=axis))
         done.add(name)
-    return len(done)
+    return {"weights": len(done), "folded_batch_norms": folded}
 
 
 def fake_quant_to_qdq(model, bits: int = 8):
-    """Return a QDQ copy of ``model`` (an ``onnx.ModelProto``) and counts of rewritten activations/weights."""
+    """Return a QDQ copy of ``model`` (an ``onnx.ModelProto``) and counts of what was rewritten
+    (``activations``, ``weights``, ``folded_batch_norms``)."""
     import onnx
 
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
@@ -210,7 +251,7 @@ def fake_quant_to_qdq(model, bits: int = 8):
     new_nodes: Dict[int, list] = {}
     dropped: set = set()
     activations = _rewrite_activations(g, new_nodes, dropped)
-    weights = _rewrite_weights(g, new_nodes, bits)
+    weights = _rewrite_weights(g, new_nodes, dropped, bits)
     nodes = list(new_nodes.get(-1, []))
     for index, node in enumerate(model.graph.node):
         nodes.extend(new_nodes.get(index, []))
@@ -223,4 +264,4 @@ def fake_quant_to_qdq(model, bits: int = 8):
         if init.name not in used:
             model.graph.initializer.remove(init)
     onnx.checker.check_model(model)
-    return model, {"activations": activations, "weights": weights}
+    return model, {"activations": activations, **weights}

@@ -1,4 +1,4 @@
-"""PACT: a learnable clipping threshold α on activations, trained with the network before quantization.
+"""PACT: a learnable clipping threshold α on activations, trained with the network during QAT.
 
 Clipping the rare large activations lets the int8 step of the next layer's input shrink. Following the
 PACT paper, a ReLU becomes ``clip(x, 0, α)``; hard-swish (MobileNetV3), which is signed and unbounded
@@ -54,4 +54,30 @@ def insert_pact(model: nn.Layer, init_alpha: float = 20.0, alpha_decay: float = 
                 continue
             count += 1
     logger.info("PACT: %d activations clipped by a learnable alpha (initial %g)", count, init_alpha)
+    return count
+
+
+class FrozenClip(nn.Layer):
+    """A trained PACT for inference: ``clip`` with constant bounds, which oneDNN fuses into the conv before it."""
+
+    def __init__(self, low: float, high: float):
+        super().__init__()
+        self.low, self.high = float(low), float(high)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return paddle.clip(x, self.low, self.high)
+
+    def extra_repr(self) -> str:
+        return f"low={self.low:g}, high={self.high:g}"
+
+
+def freeze_pact(model: nn.Layer) -> int:
+    """Replace every PACT by a :class:`FrozenClip` with its learned alpha, in place; returns the count."""
+    count = 0
+    for parent in [model, *model.sublayers()]:
+        for name, child in list(parent.named_children()):
+            if isinstance(child, PACT):
+                alpha = float(child.alpha.numpy().reshape(-1)[0])
+                setattr(parent, name, FrozenClip(-alpha if child.signed else 0.0, alpha))
+                count += 1
     return count

@@ -57,17 +57,16 @@ def calibration_batches(config: Dict[str, Any], settings: QuantSettings) -> Iter
     """Image batches (N×C×H×W float32) from ``calibration_dir`` or the Eval loader."""
     if settings.calibration_dir:
         return _folder_batches(config, settings.calibration_dir, settings.batch_size)
-    return _eval_batches(config, settings.batch_size)
+    return _eval_batches(config)
 
 
-def _eval_batches(config: Dict[str, Any], batch_size: int) -> Iterator[np.ndarray]:
+def _eval_batches(config: Dict[str, Any]) -> Iterator[np.ndarray]:
+    """The Eval loader as configured (detection sets often need its batch size of 1: sizes differ)."""
     from ppocr.data import build_dataloader
 
     if not config.get("Eval"):
         raise ConfigError("PTQ needs Quant.calibration_dir or an Eval section to calibrate on", "Quant.calibration_dir")
-    eval_config = dict(config, Eval=dict(config["Eval"], loader=dict(config["Eval"].get("loader") or {},
-                                                                     batch_size_per_card=batch_size)))
-    _, loader = build_dataloader(eval_config, "Eval")
+    _, loader = build_dataloader(config, "Eval")
     for batch in loader:
         yield np.asarray(batch[0].numpy() if isinstance(batch[0], paddle.Tensor) else batch[0], np.float32)
 

@@ -15,7 +15,7 @@ from paddle.quantization import QAT, QuantConfig
 from paddle.quantization.factory import QuanterFactory
 
 from ppocr.slim.quant.layers import QuantConv2D, QuantLinear
-from ppocr.slim.quant.pact import insert_pact
+from ppocr.slim.quant.pact import freeze_pact, insert_pact
 from ppocr.slim.quant.quanters import MovingAverageAbsMaxQuanter, PerChannelAbsMaxQuanter
 from ppocr.slim.quant.settings import QuantSettings
 
@@ -61,7 +61,10 @@ def count_quantized(model: nn.Layer) -> int:
 
 
 def convert_for_inference(model: nn.Layer) -> nn.Layer:
-    """Freeze a QAT or calibrated PTQ model (in place) into the deployable graph of :mod:`layers`."""
+    """Freeze a QAT or calibrated PTQ model (in place) into the deployable graph of :mod:`layers`,
+    PACT layers becoming constant clips."""
     model.eval()
     with paddle.no_grad():
-        return QAT(QuantConfig(activation=None, weight=None)).convert(model, inplace=True)
+        converted = QAT(QuantConfig(activation=None, weight=None)).convert(model, inplace=True)
+    freeze_pact(converted)
+    return converted

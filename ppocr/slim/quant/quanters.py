@@ -1,8 +1,9 @@
 """Fake quantizers for quantization-aware training, as ``paddle.quantization`` quanters.
 
-Every quanter (and every PTQ observer) reports its result as ``quant_params() -> (step, zero_point)``:
-``q = clip(round(x / step) + zero_point, qmin, qmax)`` and ``x ≈ (q - zero_point) * step``, the
-convention of ONNX QuantizeLinear, so conversion never has to know which quanter produced them.
+Activation quanters (and the PTQ observers) report their result as ``quant_params() -> (step, zero_point)``
+and ``quant_range() -> (qmin, qmax)``: ``q = clip(round(x / step) + zero_point, qmin, qmax)`` and
+``x ≈ (q - zero_point) * step``, the convention of ONNX QuantizeLinear, so conversion never has to know
+which quanter produced them. The weight quanter derives its per-channel steps from the weight it is given.
 """
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ class QuantSettings:
     QAT (``mode: qat``) fake-quantizes weights per output channel (abs-max) and layer inputs with a
     moving-average abs-max scale (``moving_rate``); ``activation_preprocess_type: PACT`` adds a learnable
     clip (initial ``pact_init_alpha``, L2-decayed by ``pact_alpha_decay``) after every ReLU and hard-swish.
-    PTQ (``mode: ptq``) runs up to ``batch_nums`` calibration batches of ``batch_size`` images from
-    ``calibration_dir`` (or the Eval dataset) and picks activation ranges with ``algorithm``:
+    PTQ (``mode: ptq``) runs up to ``batch_nums`` calibration batches, of ``batch_size`` images from
+    ``calibration_dir`` or as the Eval loader batches them, and picks activation ranges with ``algorithm``:
     ``abs_max`` (largest magnitude), ``min_max`` (observed range with a zero point) or ``KL``
     (the clipping threshold whose ``hist_bins``-bin histogram loses the least information).
     ``onnx`` also writes a QDQ ``inference.onnx`` next to the exported model.

@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 
 
 def quant_settings(config: Dict[str, Any]) -> QuantSettings:
+    """The checked ``Quant`` section; the model must be a single one (quantize a distilled Student alone)."""
+    if (config.get("Architecture") or {}).get("name", "BaseModel") != "BaseModel":
+        raise ConfigError("quantization works on a single model; export the DistillationModel's sub-model config "
+                          "(its Architecture.Models entry) and quantize that", "Architecture.name")
     return QuantSettings.from_config(config.get("Quant"))
 
 
