@@ -11,8 +11,12 @@ may share the machine; ``--budget wall`` caps wall-clock time instead, ``--iters
 Targets are printed with PASS/FAIL words; the script always exits 0 (benchmarks never assert).
 
     python benchmarks/det_synth.py                      # defaults: the chosen overrides, 20 CPU-minutes
-    python benchmarks/det_synth.py --minutes 5 --work_dir /tmp/det_bench
-    python benchmarks/det_synth.py --eval_only /tmp/det_bench/model --eval_side 640 --box_thresh 0.5
+    python benchmarks/det_synth.py --iters 375 --work_dir /tmp/det_bench   # the recorded run (3 epochs x 125)
+    python benchmarks/det_synth.py --work_dir /tmp/det_bench --eval_only /tmp/det_bench/model/latest --eval_seed 2000
+
+Recorded (2 shared CPUs, load 13-24): 375 iterations of batch 8 on 320-px crops in 16.7 CPU-minutes; held-out
+pages at limit_side_len 320, box_thresh 0.5, unclip_ratio 1.5: precision 0.972, recall 0.972, hmean 0.972.
+Eval settings were picked on pages of seed 2000, not on the held-out set.
 """
 from __future__ import annotations
 
@@ -262,8 +266,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     # paddle reads the thread count when it loads; oversubscribed threads crawl on a busy 2-core machine
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    if not sys.stderr.isatty():
-        os.environ.setdefault("TQDM_DISABLE", "1")  # the eval progress bar would flood a log file
     sys.path.insert(0, REPO)
     work_dir = args.work_dir or tempfile.mkdtemp(prefix="det_synth_")
     os.makedirs(work_dir, exist_ok=True)

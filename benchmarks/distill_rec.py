@@ -60,6 +60,7 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     parser.add_argument("--test_num", type=int, default=1000, help="held-out words")
     parser.add_argument("--seed", type=int, default=0, help="pool seed; the held-out set uses seed + %d"
                         % TEST_SEED_OFFSET)
+    parser.add_argument("--length", default="3,10", help="characters per generated word MIN,MAX")
     parser.add_argument("--width", type=int, default=100, help="RecResizeImg width (height stays 32, as the recipes)")
     parser.add_argument("--batch_size", type=int, default=64, help="the recipes use 128")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipes' 0.001)")
@@ -70,7 +71,7 @@ def parse_args(argv: Optional[Sequence[str]] = None):
 
 
 # -- data ------------------------------------------------------------------------------------------------------------
-def make_words(out_dir: str, num: int, seed: int) -> str:
+def make_words(out_dir: str, num: int, seed: int, length: Tuple[int, int]) -> str:
     """``num`` words in ``out_dir`` unless the same set is already there; returns its label file."""
     from ppocr.data.synth import make_rec_dataset
     from ppocr.data.synth.fonts import list_fonts
@@ -79,13 +80,13 @@ def make_words(out_dir: str, num: int, seed: int) -> str:
     fonts = [path for path in list_fonts() if os.path.basename(path) in FONTS]
     label_file = os.path.join(out_dir, REC_LABEL_FILE)
     stamp = os.path.join(out_dir, "made_with.txt")
-    wanted = f"num={num} seed={seed} fonts={','.join(sorted(os.path.basename(f) for f in fonts))}\n"
+    wanted = f"num={num} seed={seed} length={length} fonts={','.join(sorted(os.path.basename(f) for f in fonts))}\n"
     if os.path.isfile(label_file) and os.path.isfile(stamp):
         with open(stamp, encoding="utf-8") as f:
             if f.read() == wanted:
                 return label_file
     with Clock() as clock:
-        make_rec_dataset(out_dir, num, fonts=fonts, seed=seed)
+        make_rec_dataset(out_dir, num, fonts=fonts, seed=seed, length=length)
     with open(stamp, "w", encoding="utf-8") as f:
         f.write(wanted)
     log.info("%d words in %s (%.0f s)", num, out_dir, clock.wall)
@@ -231,8 +232,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     log.info("distill_rec: work_dir %s, OMP_NUM_THREADS=%s, budget %.1f %s-minutes per recipe; %s", work_dir,
              os.environ["OMP_NUM_THREADS"], args.minutes, args.budget, _common.load_average())
     try:
-        train_label = make_words(os.path.join(work_dir, "data", "train"), args.train_num, args.seed)
-        test_label = make_words(os.path.join(work_dir, "data", "test"), args.test_num, args.seed + TEST_SEED_OFFSET)
+        length = tuple(int(v) for v in args.length.split(","))
+        train_label = make_words(os.path.join(work_dir, "data", "train"), args.train_num, args.seed, length)
+        test_label = make_words(os.path.join(work_dir, "data", "test"), args.test_num, args.seed + TEST_SEED_OFFSET,
+                                length)
         figures: List[Figure] = []
         for key, title, recipe in RECIPES:
             if args.only in (None, key):

@@ -1,7 +1,7 @@
 """Memory over a long OCR run: resident set size (RSS) every few hundred images, and its growth per 1 000.
 
-A set of small synthetic pages (``ppocr.data.synth.pages.render_page``: 2-6 text lines, varied sizes,
-backgrounds, angles; half PNG, half JPEG) is written to a temporary folder and fed round and round through the
+A set of small synthetic pages (``ppocr.data.synth.pages.render_page``: 2-5 short text lines of one or two
+words, varied sizes, backgrounds, angles; half PNG, half JPEG) is written to a temporary folder and fed round and round through the
 runner's own loop (``ppocr.infer.runner.process_items`` with a ``SystemTask``: file decoding, TextSystem with the
 packaged default models, results lines, visualised pictures), as ``predict_system.py`` runs a folder.
 
@@ -41,13 +41,16 @@ def rss_mb() -> float:
 
 
 def write_pages(folder: str, count: int, seed: int) -> List[str]:
-    from ppocr.data.synth.pages import render_page
+    """Short lines keep recognition, the costliest stage on long lines, at a few crops of word size per page."""
+    from ppocr.data.synth.corpus import TextSampler
+    from ppocr.data.synth.pages import PAGE_CHARSET, render_page
 
     rng = np.random.default_rng(seed)
+    sampler = TextSampler(PAGE_CHARSET, length=(2, 8), words=(1, 2), word_ratio=0.7)
     paths = []
     for number in range(count):
         size = PAGE_SIZES[number % len(PAGE_SIZES)]
-        page, _ = render_page(rng, size=size, num_lines=(2, 6), ignore_ratio=0.0, max_angle=10.0)
+        page, _ = render_page(rng, size=size, num_lines=(2, 5), sampler=sampler, ignore_ratio=0.0, max_angle=10.0)
         path = os.path.join(folder, f"page{number:03d}.{'png' if number % 2 else 'jpg'}")
         if not cv2.imwrite(path, page):
             raise OSError(f"cannot write {path}")
@@ -70,7 +73,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=200, help="sample RSS every N images")
     parser.add_argument("--pages", type=int, default=48, help="distinct synthetic pages fed in rotation")
     parser.add_argument("--max_minutes", type=float, default=15.0,
-                        help="stop early after this long (the figures then cover the images done)")
+                        help="stop early after this long, 0 for no limit (the figures then cover the images done)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -87,7 +90,7 @@ def main() -> None:
         samples: List[Tuple[int, float]] = [(0, rss_mb())]
         done = [0]
         start = time.perf_counter()
-        deadline = start + 60 * args.max_minutes
+        deadline = start + 60 * args.max_minutes if args.max_minutes > 0 else float("inf")
 
         def items():
             for index in range(args.num):

@@ -85,6 +85,9 @@ def add_prune_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=0.002, help="peak learning rate (cosine, warmup 1 epoch)")
     parser.add_argument("--target", type=float, default=0.45, help="fraction of parameters to prune")
     parser.add_argument("--criterion", default="fpgm", choices=("fpgm", "l1", "l2"))
+    parser.add_argument("--granularity", type=int, default=4,
+                        help="kept channels are multiples of this (TAO's default 8 cannot reach 45%% on this "
+                             "0.5-width model with a uniform amount: 40%%)")
     parser.add_argument("--sensitivity_pages", type=int, default=0,
                         help="per-layer ratios from a sensitivity table on this many held-out pages "
                              "(0: one uniform amount)")
@@ -170,6 +173,7 @@ def run_prune_benchmark(args: argparse.Namespace, work_dir: str) -> Tuple[str, L
     prune_config = copy.deepcopy(float_config)
     prune_config["Global"].update(pretrained_model=float_weights, save_model_dir=os.path.join(work_dir, "pruned"))
     prune_config["Prune"] = {"criterion": args.criterion, "pruned_params": args.target,
+                             "granularity": args.granularity,
                              "use_sensitivity": args.sensitivity_pages > 0,
                              "sensitivity_file": os.path.join(work_dir, "pruned", "sensitivity.csv")}
     if args.sensitivity_pages > 0:
@@ -198,7 +202,8 @@ def run_prune_benchmark(args: argparse.Namespace, work_dir: str) -> Tuple[str, L
 
     figures = [Figure("float training", f"{float_weights} (given)" if float_clock is None else
                       f"{args.train_iters} iters, {float_clock.wall / 60:.1f} min ({float_clock.cpu / 60:.1f} CPU)"),
-               Figure(f"pruning ({args.criterion})", f"target {args.target:.0%} of params, {prune_clock.wall:.0f} s"),
+               Figure(f"pruning ({args.criterion}, granularity {args.granularity})",
+                      f"target {args.target:.0%} of params, {prune_clock.wall:.0f} s"),
                Figure("retraining", f"{args.retrain_iters} iters, {retrain_clock.wall / 60:.1f} min "
                                     f"({retrain_clock.cpu / 60:.1f} CPU)")]
     float_size = os.path.getsize(os.path.join(exported["float"], "inference.pdiparams"))

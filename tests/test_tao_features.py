@@ -136,3 +136,44 @@ def test_encryption_roundtrip_and_tamper():
     with pytest.raises(EncryptionError, match="wrong encryption key"):
         decrypt_bytes(tampered, KEY)
     assert decrypt_bytes(b"plain", None) == b"plain"
+
+
+def test_encrypted_export_runs_in_the_inference_backends(run, monkeypatch):
+    """predict_* backends decrypt exported models given the key (option or environment), else fail clearly."""
+    from ppocr.infer.backends import PaddleBackend
+    from ppocr.infer.options import InferOptions
+    from ppocr.utils.crypto import EncryptionError
+
+    tool("export_model.py", run["config"], "-k", KEY)
+    export_dir = str(run["results"] / "export")
+    x = np.zeros((1, 3, 32, 100), "float32")
+    probs = PaddleBackend(export_dir, InferOptions(encryption_key=KEY)).run(x)[0]
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-4)
+    monkeypatch.delenv("PPOCR_ENCRYPTION_KEY", raising=False)
+    with pytest.raises(EncryptionError, match="is encrypted"):
+        PaddleBackend(export_dir, InferOptions())
+    monkeypatch.setenv("PPOCR_ENCRYPTION_KEY", "wrong")
+    with pytest.raises(EncryptionError, match="wrong encryption key"):
+        PaddleBackend(export_dir, InferOptions())
+
+
+def test_encrypted_onnx_model_loads_in_memory(rec_data, tmp_path):
+    import paddle
+
+    from ppocr.infer.backends import OnnxBackend
+    from ppocr.infer.options import InferOptions
+    from ppocr.modeling.architectures import build_model
+
+    config = tiny_rec_config(rec_data, tmp_path / "out")
+    arch = dict(config["Architecture"], Head=dict(config["Architecture"]["Head"], out_channels=37))
+    paddle.save(build_model(arch).state_dict(), str(tmp_path / "w.pdparams"))
+    path = write_config(config, tmp_path / "rec.yml")
+    out = tmp_path / "enc_onnx"
+    tool("export_model.py", path, "--onnx", "-k", KEY, "-o", f"Global.pretrained_model={tmp_path / 'w'}",
+         f"Global.save_inference_dir={out}")
+    from ppocr.utils.crypto import is_encrypted
+
+    assert is_encrypted(str(out / "inference.onnx"))
+    probs = OnnxBackend(str(out / "inference.onnx"), InferOptions(encryption_key=KEY)).run(
+        np.zeros((1, 3, 32, 100), "float32"))[0]
+    assert probs.shape[-1] == 37

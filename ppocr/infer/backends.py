@@ -16,6 +16,7 @@ import numpy as np
 
 from ppocr.infer.model_meta import INFERENCE_YML, load_inference_yml
 from ppocr.infer.options import InferOptions
+from ppocr.utils.crypto import ENV_KEY, decrypted_copy, read_file
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,10 @@ PADDLE_MODEL_FILES = ("inference.json", "inference.pdmodel")
 PADDLE_PARAMS_FILE = "inference.pdiparams"
 TRT_PRECISIONS = ("fp32", "fp16", "int8")
 TRT_WORKSPACE_BYTES = 1 << 30
+
+
+def model_key(options: InferOptions) -> Optional[str]:
+    return options.encryption_key or os.environ.get(ENV_KEY) or None
 
 
 def cpu_thread_count(requested: int) -> int:
@@ -81,20 +86,24 @@ class PaddleBackend(Backend):
             raise FileNotFoundError(f"'{model_dir}' must hold {' or '.join(PADDLE_MODEL_FILES)} and "
                                     f"{PADDLE_PARAMS_FILE} (export one with tools/export_model.py)")
         self.model_path = model_dir
-        self.metadata = load_inference_yml(model_dir)
-        config = inference.Config(model_file, params_file)
-        if model_file.endswith(".json"):
-            # PIR programs need the new IR and executor; memory_optim fails on them without it
-            config.enable_new_ir(True)
-            config.enable_new_executor()
-        if options.use_gpu and self._gpu_available(options):
-            self._configure_gpu(config, inference, options, model_dir)
-        else:
-            self._configure_cpu(config, options)
-        config.switch_ir_optim(True)
-        config.enable_memory_optim()
-        config.disable_glog_info()
-        self._predictor = self._create_predictor(inference, config, options)
+        key = model_key(options)
+        self.metadata = load_inference_yml(model_dir, key)
+        with decrypted_copy(model_dir, [os.path.basename(model_file), PADDLE_PARAMS_FILE], key) as plain:
+            # Paddle Inference loads from paths only; an encrypted model is read from a private copy
+            config = inference.Config(os.path.join(plain, os.path.basename(model_file)),
+                                      os.path.join(plain, PADDLE_PARAMS_FILE))
+            if model_file.endswith(".json"):
+                # PIR programs need the new IR and executor; memory_optim fails on them without it
+                config.enable_new_ir(True)
+                config.enable_new_executor()
+            if options.use_gpu and self._gpu_available(options):
+                self._configure_gpu(config, inference, options, model_dir)
+            else:
+                self._configure_cpu(config, options)
+            config.switch_ir_optim(True)
+            config.enable_memory_optim()
+            config.disable_glog_info()
+            self._predictor = self._create_predictor(inference, config, options)
         input_name = self._predictor.get_input_names()[0]
         self.input_name = input_name
         self._input = self._predictor.get_input_handle(input_name)
@@ -194,14 +203,15 @@ class OnnxBackend(Backend):
                 logger.warning("use_gpu is set but onnxruntime has no CUDAExecutionProvider "
                                "(pip install onnxruntime-gpu); running on CPU")
         try:
-            self._session = ort.InferenceSession(model_path, sess_options=session_options, providers=providers)
+            model = read_file(model_path, model_key(options))  # decrypted in memory when encrypted
+            self._session = ort.InferenceSession(model, sess_options=session_options, providers=providers)
         except Exception as err:  # ORT raises its own exception types for unreadable or invalid files
             raise ValueError(f"cannot load ONNX model '{model_path}': {err}") from err
         model_input = self._session.get_inputs()[0]
         self.input_name = model_input.name
         self.input_shape = _static_dims(model_input.shape)
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
-        self.metadata.update(load_inference_yml(os.path.dirname(os.path.abspath(model_path))))
+        self.metadata.update(load_inference_yml(os.path.dirname(os.path.abspath(model_path)), model_key(options)))
 
     def _run(self, batch: np.ndarray) -> List[np.ndarray]:
         return self._session.run(None, {self.input_name: batch})

@@ -26,16 +26,18 @@ INFERENCE_YML = "inference.yml"
 ONNX_CHARACTER_KEY = "character"
 
 
-def load_inference_yml(model_dir: str) -> Dict[str, Any]:
-    """The exported model's ``inference.yml`` as a dict; empty when the folder has none."""
+def load_inference_yml(model_dir: str, key: Optional[str] = None) -> Dict[str, Any]:
+    """The exported model's ``inference.yml`` as a dict (decrypted with ``key`` when encrypted); empty when
+    the folder has none."""
+    from ppocr.utils.crypto import read_file
+
     path = os.path.join(model_dir, INFERENCE_YML)
     if not os.path.isfile(path):
         return {}
-    with open(path, "r", encoding="utf-8") as f:
-        try:
-            meta = yaml.safe_load(f)
-        except yaml.YAMLError as err:
-            raise ValueError(f"{path}: not valid YAML ({err})") from err
+    try:
+        meta = yaml.safe_load(read_file(path, key).decode("utf-8"))
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML ({err})") from err
     if meta is None:
         return {}
     if not isinstance(meta, dict):

@@ -23,6 +23,7 @@ class InferOptions:
     enable_mkldnn: bool = True
     cpu_threads: int = 10
     ocr_version: str = "PP-OCRv4"  # packaged default models: PP-OCRv4 | PP-OCRv6
+    encryption_key: Optional[str] = None  # for models exported with Global.encryption_key ($PPOCR_ENCRYPTION_KEY)
 
     # detection
     det_model_dir: Optional[str] = None

@@ -90,8 +90,12 @@ def decrypted_copy(directory: str, names, key: Optional[str]) -> Iterator[str]:
     """A private temporary folder holding decrypted copies of ``names`` from ``directory``.
 
     For libraries that only load from paths (Paddle Inference); the plain copies live in memory-backed
-    /dev/shm when available and are removed as soon as the block ends.
+    /dev/shm when available and are removed as soon as the block ends. Unencrypted files are used in place.
     """
+    paths = [os.path.join(directory, name) for name in names]
+    if not any(os.path.isfile(path) and is_encrypted(path) for path in paths):
+        yield directory
+        return
     base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     tmp = tempfile.mkdtemp(prefix="ppocr-model-", dir=base)
     try:
