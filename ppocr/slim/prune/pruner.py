@@ -166,4 +166,10 @@ def search_amount(model: nn.Layer, settings: PruneSettings, input_shape: Sequenc
             high = mid
         else:
             low = mid
-    return high if reduction(high) - target <= target - reduction(low) else low
+    above, below = reduction(high), reduction(low)
+    chosen, reached = (high, above) if above - target <= target - below else (low, below)
+    if abs(reached - target) > 0.02:
+        logger.warning("granularity %d / min_num_filters %d allow %.1f%% or %.1f%% fewer %s, not %.1f%%: using "
+                       "%.1f%% (a smaller granularity gets closer)", settings.granularity, settings.min_num_filters,
+                       100 * below, 100 * above, kind, 100 * target, 100 * reached)
+    return chosen
