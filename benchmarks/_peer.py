@@ -5,7 +5,6 @@ imports it. Its ONNX sessions are wrapped so the time inside model runs can be t
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -17,14 +16,16 @@ PEER_SETTINGS = ("default", "matched")
 
 def matched_settings(system: Any) -> Dict[str, Any]:
     """The peer's settings that do what a ppocr ``TextSystem`` does: its DB thresholds, unclip ratio, dilation,
-    score mode, direction classifier on or off, drop score, and one ORT thread per core as ppocr uses."""
+    score mode, direction classifier on or off, drop score, batch sizes and ppocr's ONNX Runtime thread count."""
+    from ppocr.infer.backends import cpu_thread_count
+
     post, options = system.detector.post_args, system.options
     return {"det_thresh": post["thresh"], "det_box_thresh": post["box_thresh"],
             "det_unclip_ratio": post["unclip_ratio"], "det_donot_use_dilation": not post["use_dilation"],
             "det_score_mode": post["score_mode"], "use_cls": system.classifier is not None,
             "text_score": options.drop_score, "cls_thresh": options.cls_thresh,
             "rec_batch_num": options.rec_batch_num, "cls_batch_num": options.cls_batch_num,
-            "intra_op_num_threads": os.cpu_count() or 1, "inter_op_num_threads": 1}
+            "intra_op_num_threads": cpu_thread_count(options.cpu_threads), "inter_op_num_threads": 1}
 
 
 def _match_det_resize(engine: Any, system: Any) -> None:

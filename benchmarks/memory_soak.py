@@ -1,8 +1,8 @@
 """Memory over a long OCR run: resident set size (RSS) every few hundred images, and its growth per 1 000.
 
 A set of small synthetic pages (``ppocr.data.synth.pages.render_page``: 2-5 short text lines of one or two
-words, varied sizes, backgrounds, angles; half PNG, half JPEG) is written to a temporary folder and fed round and round through the
-runner's own loop (``ppocr.infer.runner.process_items`` with a ``SystemTask``: file decoding, TextSystem with the
+words, varied sizes, backgrounds, angles; half PNG, half JPEG) is written to a temporary folder and fed round
+and round through the runner's own loop (``ppocr.infer.runner.process_items`` with a ``SystemTask``: file decoding, TextSystem with the
 packaged default models, results lines, visualised pictures), as ``predict_system.py`` runs a folder.
 
 Growth is the least-squares slope of RSS against images processed, over the samples after the warm-up (the first
@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import Figure, add_repo_to_path, format_table, load_average  # noqa: E402
+from _common import Figure, add_repo_to_path, cpu_seconds, format_table, load_average  # noqa: E402
 
 add_repo_to_path()
 
@@ -89,7 +89,7 @@ def main() -> None:
         summary = RunSummary("system")
         samples: List[Tuple[int, float]] = [(0, rss_mb())]
         done = [0]
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), cpu_seconds()
         deadline = start + 60 * args.max_minutes if args.max_minutes > 0 else float("inf")
 
         def items():
@@ -115,12 +115,12 @@ def main() -> None:
 
             print(f"{0:6d} images  RSS {samples[0][1]:8.1f} MB  (models loaded, {len(pages)} distinct pages)")
             process_items(task, items(), summary, emit, advance)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
     if samples[-1][0] != done[0]:
         samples.append((done[0], rss_mb()))
     growth = growth_per_1000(samples, warm_up=len(pages))
     print(f"end: {load_average()}")
-    print(f"{done[0]} images in {wall:.0f}s ({done[0] / wall:.2f} images/s): {summary.counts}")
+    print(f"{done[0]} images in {wall:.0f}s wall, {cpu:.0f}s CPU ({done[0] / wall:.2f} images/s): {summary.counts}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     after_warm_up = [mb for n, mb in samples if n >= len(pages)]
     figures = [

@@ -10,7 +10,8 @@
 4. PTQ: ``ppocr.slim.quant.run_ptq`` for each of ``--ptq`` (abs_max, min_max, KL) on ``--calib_images`` training
    images, exported the same way.
 5. Every exported model runs on the held-out words in Paddle Inference (oneDNN) and ONNX Runtime on the CPU:
-   word accuracy, latency (median and minimum of ``--runs`` batch-1 and batch-16 calls after warm-up, all models
+   word accuracy, 1 − normalised edit distance, how often an int8 model reads the same text as the float one
+   (with the mean probability change: quantization fidelity, telling even when the short float run is weak), latency (median and minimum of ``--runs`` batch-1 and batch-16 calls after warm-up, all models
    taking turns), files and parameters.
 
 Quantized Paddle models keep float32 weight files (the weights are on their int8 grid; Paddle Inference 3.3.1 on
@@ -47,7 +48,7 @@ log = logging.getLogger("slim_quant")
 def add_quant_args(parser: argparse.ArgumentParser) -> None:
     """This benchmark's options (``benchmarks/slim.py quant`` adds them to its subcommand)."""
     parser.add_argument("--minutes", type=float, default=8.0, help="CPU minutes of float training")
-    parser.add_argument("--qat_epochs", type=int, default=2, help="QAT fine-tuning epochs")
+    parser.add_argument("--qat_epochs", type=int, default=1, help="QAT fine-tuning epochs")
     parser.add_argument("--train_words", type=int, default=6000, help="generated training words")
     parser.add_argument("--eval_words", type=int, default=500, help="generated held-out words")
     parser.add_argument("--width", type=int, default=100, help="input width (height is 32)")
@@ -154,14 +155,31 @@ def held_out(config: Dict[str, Any], width: int) -> Tuple[List[Any], List[str]]:
     return np.stack(images).astype("float32"), [word for _, word in pairs]
 
 
-def accuracy(backend, images, words: List[str], character: List[str]) -> float:
+def predict(backend, images) -> Any:
+    """CTC probabilities (N×T×C) of every held-out image."""
+    import numpy as np
+
+    return np.concatenate([backend.run(images[start:start + 32])[0] for start in range(0, len(images), 32)])
+
+
+def scores(probs, words: List[str], character: List[str], float_texts: Optional[List[str]] = None,
+           float_probs=None) -> Tuple[Dict[str, str], List[str]]:
+    """Word accuracy, 1 - normalised edit distance, and (for int8 models) agreement with the float model."""
+    import numpy as np
+    from rapidfuzz.distance import Levenshtein
+
     from ppocr.postprocess.rec_postprocess import ctc_greedy_decode
 
-    predictions = []
-    for start in range(0, len(images), 32):
-        probs = backend.run(images[start:start + 32])[0]
-        predictions += [text for text, _ in ctc_greedy_decode(probs, character)]
-    return _common.word_accuracy(zip(predictions, words))[0]
+    texts = [text for text, _ in ctc_greedy_decode(probs, character)]
+    pairs = [(_common.normalize_word(t), _common.normalize_word(w)) for t, w in zip(texts, words)]
+    figures = {
+        "word accuracy": f"{_common.word_accuracy(zip(texts, words))[0]:.2%}",
+        "1 - norm. edit distance": f"{1 - np.mean([Levenshtein.normalized_distance(t, w) for t, w in pairs]):.4f}",
+    }
+    if float_texts is not None:
+        same = np.mean([t == f for t, f in zip(texts, float_texts)])
+        figures["same text as float"] = f"{same:.2%}, mean |Δp| {np.abs(probs - float_probs).mean():.2e}"
+    return figures, texts
 
 
 def latencies_ms(backends: Dict[str, Any], batch, runs: int) -> Dict[str, Tuple[float, float]]:
@@ -201,6 +219,7 @@ def measure(models: Dict[str, str], images, words, character, runs: int, threads
 
     options = InferOptions(enable_mkldnn=True, cpu_threads=threads)
     figures, backends = [], {}
+    reference: Dict[str, Tuple[List[str], Any]] = {}
     for name, model_dir in models.items():
         onnx_path = os.path.join(model_dir, "inference.onnx")
         params, int8 = weight_counts(onnx_path)
@@ -212,8 +231,11 @@ def measure(models: Dict[str, str], images, words, character, runs: int, threads
         ]
         for label, backend in ((PADDLE, PaddleBackend(model_dir, options)), (ORT, OnnxBackend(onnx_path, options))):
             backends[f"{name}, {label}"] = backend
-            figures.append(Figure(f"{name}: word accuracy, {label}",
-                                  f"{accuracy(backend, images, words, character):.2%}"))
+            probs = predict(backend, images)
+            float_texts, float_probs = reference.get(label, (None, None))
+            values, texts = scores(probs, words, character, float_texts, float_probs)
+            reference.setdefault(label, (texts, probs))  # the first model (float) is the reference
+            figures += [Figure(f"{name}: {key}, {label}", value) for key, value in values.items()]
     for batch_size in (1, 16):
         figures.append(Figure(f"load before batch-{batch_size} latencies", _common.load_average()))
         for key, (median, best) in latencies_ms(backends, images[:batch_size], runs).items():

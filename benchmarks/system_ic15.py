@@ -34,7 +34,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import DEFAULT_EVAL_ROOT, Figure, add_repo_to_path, format_table, load_average, normalize_word  # noqa: E402
+from _common import (DEFAULT_EVAL_ROOT, Figure, add_repo_to_path, format_table, load_average,  # noqa: E402
+                     normalize_word)
 from _peer import PEER_SETTINGS, Tally, make_peer, parse_overrides, ratio  # noqa: E402
 
 add_repo_to_path()

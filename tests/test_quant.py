@@ -132,6 +132,47 @@ def test_quant_section_is_validated():
         QuantSettings.from_config({"moving_rat": 0.9})
 
 
+def test_onnx_fake_quant_chain_becomes_qdq_with_int8_weights_and_folded_batch_norm():
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper, numpy_helper
+
+    from ppocr.slim.quant.onnx_qdq import fake_quant_to_qdq, weight_grid_error
+
+    rng = np.random.RandomState(0)
+    step = 0.02
+    codes = rng.randint(-127, 128, (4, 3, 3, 3))
+    codes[:, 0, 0, 0] = 127  # every channel reaches its abs-max
+    weight = (codes * np.array([0.01, 0.02, 0.005, 0.1]).reshape(4, 1, 1, 1)).astype(np.float32)
+    assert weight_grid_error(weight, 0) < 1e-4 and weight_grid_error(weight + 1e-3, 0) > 1e-2
+    consts = {"inv": 1 / step, "half": 0.5, "lo": -127.0, "hi": 127.0, "step": step, "zero": 0.0}
+    inits = [numpy_helper.from_array(np.array(v, np.float32), k) for k, v in consts.items()]
+    inits += [numpy_helper.from_array(weight, "w")]
+    bn = {"gamma": rng.uniform(-2, 2, 4), "beta": rng.randn(4), "mean": rng.randn(4), "var": rng.uniform(0.5, 2, 4)}
+    inits += [numpy_helper.from_array(v.astype(np.float32), k) for k, v in bn.items()]
+    nodes = [helper.make_node("Mul", ["x", "inv"], ["a"]), helper.make_node("Add", ["a", "half"], ["b"]),
+             helper.make_node("Floor", ["b"], ["c"]), helper.make_node("Clip", ["c", "lo", "hi"], ["d"]),
+             helper.make_node("Mul", ["d", "step"], ["e"]), helper.make_node("Add", ["e", "zero"], ["f"]),
+             helper.make_node("Conv", ["f", "w"], ["g"], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["g", "gamma", "beta", "mean", "var"], ["h"]),
+             helper.make_node("Relu", ["h"], ["y"])]
+    graph = helper.make_graph(nodes, "fq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    qdq, counts = fake_quant_to_qdq(model)
+    assert counts == {"activations": 1, "weights": 1, "folded_batch_norms": 1}
+    ops = [n.op_type for n in qdq.graph.node]
+    assert sorted(ops) == ["Conv", "DequantizeLinear", "DequantizeLinear", "QuantizeLinear", "Relu"]
+    stored = {t.name: numpy_helper.to_array(t) for t in qdq.graph.initializer}
+    factor = bn["gamma"] / np.sqrt(bn["var"] + 1e-5)
+    np.testing.assert_array_equal(stored["w.int8"], codes * np.sign(factor).reshape(4, 1, 1, 1))
+    x = rng.uniform(-2.5, 2.5, (1, 3, 8, 8)).astype(np.float32)  # inside ±127 steps: ONNX saturates at -128
+    outputs = [onnxruntime.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+               .run(None, {"x": x})[0] for m in (model, qdq)]
+    np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-4, atol=1e-4)
+    assert onnx.checker.check_model(qdq) is None
+
+
 # -- a tiny CRNN end to end ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def float_model(rec_data, tmp_path_factory):

@@ -59,7 +59,7 @@ def write_qdq_onnx(model_dir: str, input_shape, bits: int = 8) -> str:
     import onnxruntime
     import paddle2onnx
 
-    from ppocr.slim.quant.onnx_qdq import fake_quant_to_qdq
+    from ppocr.slim.quant.onnx_qdq import QdqRewriteError, fake_quant_to_qdq
 
     out = os.path.join(model_dir, ONNX_FILE)
     with tempfile.TemporaryDirectory(prefix=".onnx.", dir=model_dir) as tmp:
@@ -72,7 +72,10 @@ def write_qdq_onnx(model_dir: str, input_shape, bits: int = 8) -> str:
             raise OnnxExportError(f"paddle2onnx could not convert {model_dir}: {exc}") from None
         if not os.path.isfile(plain):
             raise OnnxExportError(f"paddle2onnx wrote no ONNX model for {model_dir}")
-        qdq, counts = fake_quant_to_qdq(onnx.load(plain), bits)
+        try:
+            qdq, counts = fake_quant_to_qdq(onnx.load(plain), bits)
+        except QdqRewriteError as exc:
+            raise OnnxExportError(f"{model_dir}: {exc}") from None
         staged = os.path.join(tmp, ONNX_FILE)
         onnx.save(qdq, staged)
         batch = sample_batch(input_shape)

@@ -6,7 +6,9 @@ in between); each such chain becomes ``QuantizeLinear → DequantizeLinear`` wit
 point. Conv and MatMul weights stored on their per-channel int8 grid become int8 initializers behind a
 per-channel ``DequantizeLinear``, a BatchNormalization after such a Conv folded in first (scaling whole output
 channels keeps the int8 codes; ONNX Runtime cannot fold it behind a DequantizeLinear). ONNX Runtime then sees
-the standard QDQ format with 4× smaller weights.
+the standard QDQ format with 4× smaller weights. One difference remains by design: QuantizeLinear saturates
+at -128 where paddle's symmetric quantizers stop at -127, so inputs beyond the range on the negative side
+land one step further out.
 """
 from __future__ import annotations
 
