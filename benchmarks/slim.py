@@ -154,7 +154,7 @@ def run_prune_benchmark(args: argparse.Namespace, work_dir: str) -> Tuple[str, L
 
     from ppocr.engine.export import export_model
     from ppocr.modeling.architectures import build_model
-    from ppocr.slim.flops import count_params
+    from ppocr.slim.flops import count_flops, count_params
     from ppocr.slim.prune.workflow import run_prune
     from ppocr.utils.checkpoint import prepare_model
 
@@ -194,8 +194,9 @@ def run_prune_benchmark(args: argparse.Namespace, work_dir: str) -> Tuple[str, L
     exported = {name: export_model(float_config, os.path.join(work_dir, "export", folders[name]), weights)
                 for name, weights in stages.items()}
     scores = {name: hmean(float_config, weights) for name, weights in stages.items()}
-    params = {name: count_params(prepare_model(build_model(float_config["Architecture"]), weights))
-              for name, weights in stages.items()}
+    models = {name: prepare_model(build_model(float_config["Architecture"]), weights) for name, weights in stages.items()}
+    params = {name: count_params(model) for name, model in models.items()}
+    flops = {name: count_flops(model, [3, 640, 640]) for name, model in models.items()}
     page = np.random.RandomState(0).uniform(-1, 1, (1, 3, 640, 640)).astype("float32")
     load_before = _common.load_average()
     latency = latencies_ms(exported, page, args.runs, args.threads)
@@ -214,6 +215,7 @@ def run_prune_benchmark(args: argparse.Namespace, work_dir: str) -> Tuple[str, L
                                              f"{latency['float'] / latency[name] - 1:+.0%} speed)")
         figures += [
             Figure(f"{name}: parameters", f"{params[name] / 1e6:.3f} M{change}"),
+            Figure(f"{name}: GMACs at 640x640", f"{flops[name] / 1e9:.2f}"),
             Figure(f"{name}: inference.pdiparams", f"{size / 1e6:.2f} MB"),
             Figure(f"{name}: latency 640x640, Paddle Inference oneDNN", f"{latency[name]:.1f} ms"),
             Figure(f"{name}: held-out Hmean ({args.eval_pages} pages)", f"{scores[name]:.4f}"),
