@@ -309,3 +309,40 @@ def test_ptq_calibrates_and_exports(float_model, rec_data, tmp_path, algorithm, 
     paddle_out, onnx_out = _run_exported(tmp_path / "ptq", batch)
     assert np.abs(paddle_out - onnx_out).mean() < 2e-3
     assert np.abs(paddle_out - float_out).max() < 0.25  # int8 stays near the float model it calibrated
+
+
+def test_pruned_checkpoint_goes_through_ptq_and_qat(float_model, rec_data, tmp_path):
+    """A pruned CRNN keeps its plan through both quantization paths: PTQ builds the pruned shapes before loading,
+    QAT checkpoints carry the plan, and the export of either runs at the pruned size."""
+    from ppocr.infer.backends import PaddleBackend
+    from ppocr.infer.options import InferOptions
+    from ppocr.slim.prune.workflow import run_prune
+    from ppocr.slim.quant.settings import QuantSettings
+    from ppocr.slim.quant.workflow import run_ptq, run_qat
+
+    config = dict(float_model["config"])
+    config["Global"] = dict(config["Global"], pretrained_model=float_model["weights"],
+                            save_model_dir=str(tmp_path / "pruned"))
+    config["Prune"] = {"amount": 0.4}
+    pruned = run_prune(config)["checkpoint"]
+    assert os.path.isfile(pruned + ".prune.json")
+
+    ptq = dict(config, Global=dict(config["Global"], pretrained_model=pruned,
+                                   save_inference_dir=str(tmp_path / "ptq")))
+    out = run_ptq(ptq, QuantSettings(mode="ptq", batch_size=4, batch_nums=1, onnx=False))
+
+    qat = dict(config, Global=dict(config["Global"], pretrained_model=pruned, epoch_num=1,
+                                   save_model_dir=str(tmp_path / "qat"), save_inference_dir=str(tmp_path / "qat_inf")))
+    qat["Optimizer"] = dict(qat["Optimizer"], lr=dict(qat["Optimizer"]["lr"], warmup_epoch=0))
+    run_qat(qat, QuantSettings(mode="qat", onnx=False))
+    assert os.path.isfile(tmp_path / "qat" / "latest.prune.json")
+
+    batch = _val_batch(rec_data)
+    for model_dir in (out, tmp_path / "qat_inf"):
+        got = PaddleBackend(str(model_dir), InferOptions(cpu_threads=1)).run(batch)[0]
+        assert got.shape[0] == len(batch) and np.isfinite(got).all()
+    def size(prefix):
+        return sum(int(np.prod(v.shape)) for k, v in paddle.load(prefix + ".pdparams").items() if hasattr(v, "shape"))
+
+    assert size(pruned) < 0.8 * size(float_model["weights"])
+    assert size(str(tmp_path / "qat" / "latest")) > size(pruned)  # plus PACT alphas and quantizer scales

@@ -118,20 +118,8 @@ class Const(_Schedule):
 
 
 @LR_SCHEDULERS.register()
-class Cosine(_Schedule):
+class Cosine(Const):
     """Cosine decay to 0 over ``epochs * step_each_epoch`` iterations, counted after warmup."""
-
-    def __init__(
-        self,
-        learning_rate: float,
-        warmup_epoch: float = 0,
-        last_epoch: int = -1,
-        *,
-        epochs: int,
-        step_each_epoch: int,
-    ):
-        super().__init__(epochs, step_each_epoch, warmup_epoch, last_epoch)
-        self.learning_rate = _positive(learning_rate, "learning_rate")
 
     def __call__(self) -> paddle_lr.LRScheduler:
         return self._with_warmup(

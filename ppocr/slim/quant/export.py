@@ -21,7 +21,7 @@ from ppocr.modeling.architectures import build_model, with_class_count
 from ppocr.postprocess import build_post_process
 from ppocr.slim.quant.qat import convert_for_inference, quantize_for_training
 from ppocr.slim.quant.settings import QuantSettings
-from ppocr.utils.checkpoint import load_params_file
+from ppocr.utils.checkpoint import load_params_file, prepare_model
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -100,9 +100,10 @@ def build_quantized_from_checkpoint(config: Dict[str, Any], settings: QuantSetti
     """Rebuild the QAT model (PACT and fake quantizers included) and load a checkpoint saved during QAT."""
     g = config.get("Global") or {}
     post_process = build_post_process(config["PostProcess"], g)
-    model = build_model(with_class_count(config["Architecture"], post_process))
+    key = g.get("encryption_key")
+    model = prepare_model(build_model(with_class_count(config["Architecture"], post_process)), weights, key)
     model = quantize_for_training(model, settings)
-    params = load_params_file(weights, prefer_ema=True)
+    params = load_params_file(weights, key, prefer_ema=True)
     own = model.state_dict()
     missing = [k for k in own if k not in params]
     if missing:

@@ -13,7 +13,7 @@ from ppocr.slim.quant.export import build_quantized_from_checkpoint, export_quan
 from ppocr.slim.quant.ptq import calibrate, calibration_batches, prepare_for_calibration
 from ppocr.slim.quant.qat import qat_hook
 from ppocr.slim.quant.settings import QuantSettings
-from ppocr.utils.checkpoint import load_params_file
+from ppocr.utils.checkpoint import load_params_file, prepare_model
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -54,9 +54,10 @@ def run_ptq(config: Dict[str, Any], settings: QuantSettings) -> str:
     if not weights:
         raise ConfigError("PTQ needs trained float weights: set Global.pretrained_model", "Global.pretrained_model")
     paddle.set_device("cpu")
+    key = g.get("encryption_key")
     post_process = build_post_process(config["PostProcess"], g)
-    model = build_model(with_class_count(config["Architecture"], post_process))
-    params = load_params_file(weights, prefer_ema=True)
+    model = prepare_model(build_model(with_class_count(config["Architecture"], post_process)), weights, key)
+    params = load_params_file(weights, key, prefer_ema=True)
     missing = [k for k in model.state_dict() if k not in params]
     if missing:
         raise ConfigError(f"weights '{weights}' lack {len(missing)} parameters of this model, e.g. {missing[:3]}",
