@@ -55,6 +55,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--epsilon", type=float, default=None,
                         help="Adadelta epsilon (default: the recipe's 1e-8; its first steps are ~sqrt(epsilon))")
     parser.add_argument("--max_text_length", type=int, default=10, help="Global/Head max_text_length")
+    parser.add_argument("--only", choices=KINDS, default=None,
+                        help="run one recipe (two processes with --only ctc / --only attn use both cores)")
     args = parser.parse_args(argv)
     for name in ("train_num", "test_num", "batch_size", "max_text_length"):
         if getattr(args, name) < 1:
@@ -203,7 +205,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     figures = [Figure("model", model),
                Figure("data", f"{args.train_num} training / {args.test_num} held-out synthetic words, 32x100 gray"),
                Figure("budget per recipe", f"{args.minutes:g} {args.budget}-minutes, {args.threads} thread(s)")]
-    for kind in KINDS:
+    for kind in [args.only] if args.only else KINDS:
         shutil.rmtree(os.path.join(work_dir, kind), ignore_errors=True)
         figures += run_kind(args, kind, train_lmdb, test_lmdb, work_dir)
     print(_common.format_table("ocrnet_synth: OCRNet CTC vs Attention, same budget", figures))

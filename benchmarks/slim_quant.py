@@ -4,7 +4,8 @@
    held-out set with another seed (reused from ``--work_dir`` when already there).
 2. Float: ``configs/rec/rec_mv3_none_bilstm_ctc.yml`` with a 32×``--width`` input, a ``--lr`` cosine schedule
    and lighter RecAug (``--aug_prob``), trained by ``Trainer(config).train()`` for as many epochs as fit
-   ``--minutes`` of CPU time (measured on a few probe steps), exported with ``export_model`` (+ ONNX).
+   ``--minutes`` of CPU time (measured on a few probe steps), or taken from ``--float_weights``; exported with
+   ``export_model`` (+ ONNX).
 3. QAT: ``ppocr.slim.quant.run_qat`` — PACT and int8 fake quantization fine-tuned from the float weights for
    ``--qat_epochs`` at a tenth of the learning rate, exported to Paddle inference files and a QDQ ONNX model.
 4. PTQ: ``ppocr.slim.quant.run_ptq`` for each of ``--ptq`` (abs_max, min_max, KL) on ``--calib_images`` training
@@ -48,6 +49,9 @@ log = logging.getLogger("slim_quant")
 def add_quant_args(parser: argparse.ArgumentParser) -> None:
     """This benchmark's options (``benchmarks/slim.py quant`` adds them to its subcommand)."""
     parser.add_argument("--minutes", type=float, default=8.0, help="CPU minutes of float training")
+    parser.add_argument("--float_weights", default=None, metavar="PREFIX",
+                        help="skip float training: quantize this checkpoint of the same recipe and 32x--width input "
+                             "(e.g. benchmarks/rec_synth.py's WORK_DIR/model/latest)")
     parser.add_argument("--qat_epochs", type=int, default=1, help="QAT fine-tuning epochs")
     parser.add_argument("--train_words", type=int, default=6000, help="generated training words")
     parser.add_argument("--eval_words", type=int, default=500, help="generated held-out words")
@@ -255,7 +259,7 @@ def run_quant_benchmark(args: argparse.Namespace, work_dir: str) -> Tuple[str, L
         make_words(os.path.join(work_dir, "eval"), args.eval_words, args.seed + TEST_SEED_OFFSET)
     log.info("words ready in %s (%.0f s)", work_dir, clock.wall)
     config = base_config(args, work_dir)
-    weights = train_float(args, config)
+    weights = args.float_weights or train_float(args, config)
     models = {"float": export_model(config, os.path.join(work_dir, "float", "inference"), weights, onnx=True)}
 
     qat = dict(config, Quant={"mode": "qat"})

@@ -204,7 +204,8 @@ class Trainer:
         self.model.eval()
         total_time, total_samples = 0.0, 0
         with paddle.no_grad():
-            bar = tqdm(total=len(self.eval_loader), desc="eval", disable=self.rank != 0, leave=False)
+            # a bar on terminals only (disable=None): redirected logs would fill with its redraws
+            bar = tqdm(total=len(self.eval_loader), desc="eval", disable=True if self.rank != 0 else None, leave=False)
             for batch in self.eval_loader:
                 start = time.time()
                 preds = self._forward(self.model, batch)
