@@ -77,8 +77,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="per process: small batches give the most updates in the budget")
     parser.add_argument("--lr", type=float, default=0.003, help="peak learning rate of the cosine schedule")
     parser.add_argument("--warmup_steps", type=int, default=50, help="linear warmup length in iterations")
-    parser.add_argument("--aug_prob", type=float, default=0.1,
-                        help="every RecAug probability (the recipe's default is 0.4)")
+    parser.add_argument("--aug_prob", type=float, default=0.0,
+                        help="every RecAug probability (the recipe's default is 0.4); the generator already rotates, "
+                             "blurs and adds noise, and within 15 minutes extra augmentation costs accuracy "
+                             "(0.1: 91.9 %% held-out, 0: 96.3 %%)")
     parser.add_argument("--num_workers", type=int, default=1,
                         help="Train loader workers of a single-process run (data-parallel ranks load in-process)")
     parser.add_argument("--nproc", type=int, default=2,
