@@ -110,6 +110,22 @@ def test_kl_observer_histogram_survives_range_growth():
     assert np.abs(observer._hist - direct).sum() <= 4  # bin-edge rounding only
 
 
+def test_kl_observer_ignores_exact_zeros():
+    """ReLU outputs are mostly exact zeros; they must not pull the KL threshold down."""
+    from ppocr.slim.quant.observers import KLObserverLayer
+
+    rng = np.random.RandomState(2)
+    active = np.abs(rng.randn(20000)).astype("float32")
+    sparse = np.concatenate([active, np.zeros(180000, "float32")])
+    thresholds = []
+    for values in (active, sparse):
+        observer = KLObserverLayer(paddle.nn.Linear(2, 2), bins=1024)
+        observer(paddle.to_tensor(values))
+        thresholds.append(float(observer.quant_params()[0][0]) * 127)
+    assert thresholds[1] == pytest.approx(thresholds[0])
+    assert thresholds[0] > 2.0  # the bulk of |N(0, 1)| stays inside the range
+
+
 def test_min_max_observer_uses_a_zero_point_for_non_negative_inputs():
     from ppocr.slim.quant.observers import AbsMaxObserverLayer, MinMaxObserverLayer
 

@@ -28,10 +28,13 @@ logger = logging.getLogger(__name__)
 
 # The two graphs compute the same codes except where float rounding differs (the ONNX side folds batch
 # norms into the convs; oneDNN fuses them its own way): a value that close to a rounding boundary lands one
-# step away, and in a small untrained net that may move an output by ~1e-2. A wrong rewrite (scale, axis)
-# moves everything, so the mean is the strict test.
-ONNX_MEAN_ATOL = 5e-3
-ONNX_MAX_ATOL = 0.1
+# step away. On the random check batch a trained model with sharp softmax outputs turns such flips into
+# large moves of single probabilities (a 96 %-accurate CRNN: mean 4e-3, 1 % of outputs off by > 0.1, max 0.4;
+# on real crops mean 3e-4 and 99.4 % the same argmax). A wrong rewrite (scale, axis) changes the codes
+# themselves and moves most outputs, far beyond these limits.
+ONNX_MEAN_ATOL = 1e-2
+ONNX_FAR = 0.1                  # an output this far from Paddle Inference's counts as off
+ONNX_MAX_FAR_SHARE = 0.05       # at most this share of outputs may be off
 
 
 def export_quantized(model: paddle.nn.Layer, config: Dict[str, Any], settings: QuantSettings,
@@ -84,11 +87,12 @@ def write_qdq_onnx(model_dir: str, input_shape, bits: int = 8) -> str:
         got = session.run(None, {session.get_inputs()[0].name: batch})[0]
         if got.shape != expected.shape:
             raise OnnxExportError(f"QDQ ONNX output shape {got.shape} differs from Paddle Inference's {expected.shape}")
-        mean, top = float(np.abs(got - expected).mean()), float(np.abs(got - expected).max())
-        if mean > ONNX_MEAN_ATOL or top > ONNX_MAX_ATOL:
+        diff = np.abs(got - expected)
+        mean, top, far = float(diff.mean()), float(diff.max()), float((diff > ONNX_FAR).mean())
+        if mean > ONNX_MEAN_ATOL or far > ONNX_MAX_FAR_SHARE:
             raise OnnxExportError(f"QDQ ONNX output differs from Paddle Inference on a {list(batch.shape)} batch: "
-                                  f"mean abs diff {mean:.3g} (limit {ONNX_MEAN_ATOL}), max {top:.3g} "
-                                  f"(limit {ONNX_MAX_ATOL})")
+                                  f"mean abs diff {mean:.3g} (limit {ONNX_MEAN_ATOL}), {100 * far:.2g} % of outputs "
+                                  f"off by more than {ONNX_FAR} (limit {100 * ONNX_MAX_FAR_SHARE:g} %)")
         os.replace(staged, out)
     logger.info("QDQ ONNX model %s: %d activations and %d weights quantized, %d batch norms folded; abs diff to "
                 "Paddle Inference mean %.2e, max %.2e", out, counts["activations"], counts["weights"],
