@@ -381,10 +381,9 @@ def test_recipe_trains_on_grayscale_lmdb(trained):
 
 
 def test_export_runs_in_paddle_inference_and_matches_dygraph(trained, tmp_path):
-    from paddle import inference
-
     from ppocr.engine.checkpoint_predictor import CheckpointPredictor
     from ppocr.engine.export import export_model
+    from ppocr.engine.onnx_export import paddle_inference_run
 
     config, weights = trained["config"], str(trained["dir"] / "latest")
     out = export_model(config, str(tmp_path / "export"), weights=weights)
@@ -396,19 +395,11 @@ def test_export_runs_in_paddle_inference_and_matches_dygraph(trained, tmp_path):
     assert resize == [{"image_shape": [1, 32, 100], "padding": False}]
 
     predictor = CheckpointPredictor(config, weights=weights)
-    engine_config = inference.Config(os.path.join(out, "inference.json"), os.path.join(out, "inference.pdiparams"))
-    engine_config.disable_gpu()
-    engine_config.disable_glog_info()
-    engine = inference.create_predictor(engine_config)
     steps = 26 if trained["kind"] == "ctc" else 9
     words = next(iter(trained["trainer"].eval_loader))[0].numpy()  # real preprocessed crops, not noise
     for batch in (1, 3):
         x = words[:batch]
-        handle = engine.get_input_handle(engine.get_input_names()[0])
-        handle.reshape(x.shape)
-        handle.copy_from_cpu(x)
-        engine.run()
-        got = engine.get_output_handle(engine.get_output_names()[0]).copy_to_cpu()
+        got = paddle_inference_run(out, x)
         with paddle.no_grad():
             want = predictor.model(paddle.to_tensor(x)).numpy()
         assert got.shape == want.shape == (batch, steps, len(predictor.post_process.character))

@@ -257,7 +257,7 @@ def run_prune_tool(args, monkeypatch):
 
 
 def test_pruned_dbnet_runs_retrains_and_exports(det_trained, det_data, tmp_path, monkeypatch):
-    from paddle import inference
+    from ppocr.engine.onnx_export import paddle_inference_run
 
     from ppocr.engine.export import export_model
     from ppocr.engine.trainer import Trainer
@@ -297,15 +297,8 @@ def test_pruned_dbnet_runs_retrains_and_exports(det_trained, det_data, tmp_path,
 
     out = export_model(dict(config, Global=dict(config["Global"], pretrained_model=latest)),
                        save_dir=str(tmp_path / "inference"))
-    predictor_config = inference.Config(os.path.join(out, "inference.json"), os.path.join(out, "inference.pdiparams"))
-    predictor_config.disable_gpu()
-    predictor = inference.create_predictor(predictor_config)
     image = np.random.RandomState(0).uniform(-1, 1, (1, 3, 96, 128)).astype("float32")
-    handle = predictor.get_input_handle(predictor.get_input_names()[0])
-    handle.reshape(image.shape)
-    handle.copy_from_cpu(image)
-    predictor.run()
-    got = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+    got = paddle_inference_run(out, image)
     retrained = Trainer(dict(config, Global=dict(config["Global"], pretrained_model=latest)), mode="eval").model
     retrained.eval()
     want = head_maps(retrained(paddle.to_tensor(image))).numpy()

@@ -64,7 +64,7 @@ def test_checkpoints_are_encrypted_and_need_the_key(run, tmp_path):
 
 def test_ema_differs_from_raw_weights_and_is_exported(run):
     import paddle
-    from paddle import inference
+    from ppocr.engine.onnx_export import paddle_inference_run
 
     from ppocr.modeling.architectures import build_model
     from ppocr.utils.checkpoint import load_params_file
@@ -94,14 +94,7 @@ def test_ema_differs_from_raw_weights_and_is_exported(run):
         with paddle.no_grad():
             outputs[name] = model(paddle.to_tensor(x)).numpy()
     with decrypted_copy(str(export_dir), ["inference.json", "inference.pdiparams"], KEY) as plain:
-        config = inference.Config(os.path.join(plain, "inference.json"), os.path.join(plain, "inference.pdiparams"))
-        config.disable_gpu()
-        predictor = inference.create_predictor(config)
-    handle = predictor.get_input_handle(predictor.get_input_names()[0])
-    handle.reshape(x.shape)
-    handle.copy_from_cpu(x)
-    predictor.run()
-    got = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+        got = paddle_inference_run(plain, x)
     np.testing.assert_allclose(got, outputs["ema"], rtol=1e-4, atol=1e-5)
     assert not np.allclose(got, outputs["raw"], atol=1e-4)
 
