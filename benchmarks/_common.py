@@ -6,13 +6,15 @@ Import this module before paddle: ``use_threads`` only takes effect when paddle 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import resource
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_EVAL_ROOT = os.path.normpath(os.path.join(REPO, "..", "shared", "eval"))
@@ -44,6 +46,31 @@ def use_threads(threads: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
+def start(args: argparse.Namespace, prefix: str) -> str:
+    """A benchmark's first steps, before paddle is imported: ``--threads``, ``ppocr`` from this checkout, and the
+    work folder (``--work_dir``, else a new temporary one), which is returned."""
+    use_threads(args.threads)
+    add_repo_to_path()
+    work_dir = args.work_dir or tempfile.mkdtemp(prefix=prefix)
+    os.makedirs(work_dir, exist_ok=True)
+    return work_dir
+
+
+def progress_on_stdout(log: logging.Logger, trainer_log_file: str) -> None:
+    """``log``'s progress lines on stdout; the trainer's INFO log goes to ``trainer_log_file`` (its warnings also
+    to stdout)."""
+    from ppocr.utils.logging import setup_logging
+
+    for handler in setup_logging(trainer_log_file).handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.WARNING)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", datefmt="%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages with the CPU count, as ``uptime`` shows them."""
     one, five, fifteen = os.getloadavg()
@@ -66,6 +93,21 @@ class Clock:
 
     def __exit__(self, *exc) -> None:
         self.wall, self.cpu = time.perf_counter() - self.wall, cpu_seconds() - self.cpu
+
+
+def interleaved_call_ms(backends: Dict[str, Any], batch: Any, runs: int, warmup: int = 3) -> Dict[str, List[float]]:
+    """Milliseconds of each of ``runs`` ``backend.run(batch)`` calls per backend, after ``warmup`` calls each.
+    The backends take turns call by call, so a change in the machine's load hits all of them alike."""
+    for backend in backends.values():
+        for _ in range(warmup):
+            backend.run(batch)
+    times: Dict[str, List[float]] = {name: [] for name in backends}
+    for _ in range(runs):
+        for name, backend in backends.items():
+            start = time.perf_counter()
+            backend.run(batch)
+            times[name].append((time.perf_counter() - start) * 1000)
+    return times
 
 
 def normalize_word(text: str) -> str:

@@ -29,7 +29,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import _common
@@ -208,27 +207,10 @@ def run_recipe(key: str, title: str, recipe: str, args, labels: Tuple[str, str],
     return figures
 
 
-def setup_logs(log_file: str) -> None:
-    """Progress on stdout; the trainer's INFO log goes to ``log_file`` (its warnings also to stdout)."""
-    from ppocr.utils.logging import setup_logging
-
-    for handler in setup_logging(log_file).handlers:
-        if not isinstance(handler, logging.FileHandler):
-            handler.setLevel(logging.WARNING)
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", datefmt="%H:%M:%S"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    _common.use_threads(args.threads)
-    _common.add_repo_to_path()
-    work_dir = args.work_dir or tempfile.mkdtemp(prefix="distill_rec_")
-    os.makedirs(work_dir, exist_ok=True)
-    setup_logs(os.path.join(work_dir, "train.log"))
+    work_dir = _common.start(args, "distill_rec_")
+    _common.progress_on_stdout(log, os.path.join(work_dir, "train.log"))
     log.info("distill_rec: work_dir %s, OMP_NUM_THREADS=%s, budget %.1f %s-minutes per recipe; %s", work_dir,
              os.environ["OMP_NUM_THREADS"], args.minutes, args.budget, _common.load_average())
     try:

@@ -28,7 +28,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import _common
@@ -192,12 +191,9 @@ def run_kind(args: argparse.Namespace, kind: str, train_lmdb: str, test_lmdb: st
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    _common.use_threads(args.threads)
-    _common.add_repo_to_path()
+    work_dir = _common.start(args, "ocrnet_synth.")
     from ppocr.utils.logging import setup_logging
 
-    work_dir = args.work_dir or tempfile.mkdtemp(prefix="ocrnet_synth.")
-    os.makedirs(work_dir, exist_ok=True)
     setup_logging(os.path.join(work_dir, "ocrnet_synth.log"))
     logging.getLogger("ppocr.engine.trainer").setLevel(logging.WARNING)
     log.info("work_dir %s, %d thread(s), %s", work_dir, args.threads, _common.load_average())

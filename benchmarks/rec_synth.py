@@ -34,7 +34,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -436,32 +435,14 @@ def dictionary_split(label_file: str, errors: List[Tuple[str, str, str]]) -> Dic
 
 
 # -- main ----------------------------------------------------------------------------------------------------
-def setup_logs(log_file: str) -> None:
-    """Benchmark progress on stdout; the trainer's own INFO log goes to ``log_file`` (warnings also to stdout)."""
-    from ppocr.utils.logging import setup_logging
-
-    trainer_root = setup_logging(log_file)
-    for handler in trainer_root.handlers:
-        if not isinstance(handler, logging.FileHandler):
-            handler.setLevel(logging.WARNING)
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", datefmt="%H:%M:%S"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-
-
 def percent(value: float) -> str:
     return f"{100 * value:.1f} %"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    _common.use_threads(args.threads)
-    _common.add_repo_to_path()
-    work_dir = args.work_dir or tempfile.mkdtemp(prefix="rec_synth_")
-    os.makedirs(work_dir, exist_ok=True)
-    setup_logs(os.path.join(work_dir, "train.log"))
+    work_dir = _common.start(args, "rec_synth_")
+    _common.progress_on_stdout(log, os.path.join(work_dir, "train.log"))
     log.info("rec_synth: work_dir %s, OMP_NUM_THREADS=%s; %s", work_dir, os.environ["OMP_NUM_THREADS"],
              _common.load_average())
     try:

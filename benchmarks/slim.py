@@ -26,8 +26,6 @@ import logging
 import os
 import statistics
 import sys
-import tempfile
-import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import _common
@@ -60,16 +58,8 @@ def latencies_ms(model_dirs: Dict[str, str], batch, runs: int, threads: int) -> 
 
     options = InferOptions(enable_mkldnn=True, cpu_threads=threads)
     backends = {name: PaddleBackend(path, options) for name, path in model_dirs.items()}
-    for backend in backends.values():
-        for _ in range(3):
-            backend.run(batch)
-    times: Dict[str, List[float]] = {name: [] for name in backends}
-    for _ in range(runs):
-        for name, backend in backends.items():
-            start = time.perf_counter()
-            backend.run(batch)
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) * 1000 for name, values in times.items()}
+    times = _common.interleaved_call_ms(backends, batch, runs)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 # -- prune -------------------------------------------------------------------------------------------------
@@ -245,11 +235,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    _common.use_threads(args.threads)
-    _common.add_repo_to_path()
+    work_dir = _common.start(args, f"slim_{args.command}_")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    work_dir = args.work_dir or tempfile.mkdtemp(prefix=f"slim_{args.command}_")
-    os.makedirs(work_dir, exist_ok=True)
     log.info("work dir %s; %s", work_dir, _common.load_average())
     with Clock() as clock:
         title, figures = COMMANDS[args.command][1](args, work_dir)

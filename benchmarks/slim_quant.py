@@ -30,8 +30,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
-import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import _common
@@ -187,18 +185,9 @@ def scores(probs, words: List[str], character: List[str], float_texts: Optional[
 
 
 def latencies_ms(backends: Dict[str, Any], batch, runs: int) -> Dict[str, Tuple[float, float]]:
-    """(median, min) ms of one call per backend; the backends take turns so that a change in the machine's
-    load hits all of them alike."""
-    for backend in backends.values():
-        for _ in range(3):
-            backend.run(batch)
-    times: Dict[str, List[float]] = {name: [] for name in backends}
-    for _ in range(runs):
-        for name, backend in backends.items():
-            start = time.perf_counter()
-            backend.run(batch)
-            times[name].append(time.perf_counter() - start)
-    return {name: (statistics.median(t) * 1000, min(t) * 1000) for name, t in times.items()}
+    """(median, min) ms of one call per backend, calls interleaved across backends."""
+    times = _common.interleaved_call_ms(backends, batch, runs)
+    return {name: (statistics.median(t), min(t)) for name, t in times.items()}
 
 
 def weight_counts(onnx_path: str) -> Tuple[int, int]:
@@ -299,11 +288,8 @@ def run_quant_benchmark(args: argparse.Namespace, work_dir: str) -> Tuple[str, L
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    _common.use_threads(args.threads)
-    _common.add_repo_to_path()
+    work_dir = _common.start(args, "slim_quant_")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    work_dir = args.work_dir or tempfile.mkdtemp(prefix="slim_quant_")
-    os.makedirs(work_dir, exist_ok=True)
     log.info("work dir %s; %s", work_dir, _common.load_average())
     with Clock() as clock:
         title, figures = run_quant_benchmark(args, work_dir)
