@@ -3,18 +3,11 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
-
 from ppocr.data.imaug.cls_label_ops import checked_label_list
+from ppocr.utils.arrays import as_numpy
 from ppocr.utils.registry import POSTPROCESS
 
 Label = Union[str, int]
-
-
-def _as_numpy(value: Any) -> np.ndarray:
-    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
-        value = value.numpy()
-    return np.asarray(value)
 
 
 @POSTPROCESS.register()
@@ -37,7 +30,7 @@ class ClsPostProcess:
             if "head_out" not in preds:
                 raise ValueError(f"ClsPostProcess needs 'head_out' in dict predictions, got keys {list(preds)}")
             preds = preds["head_out"]
-        probs = _as_numpy(preds)
+        probs = as_numpy(preds)
         if probs.ndim != 2:
             raise ValueError(f"expected class probabilities of shape N×C, got shape {probs.shape}")
         if self.label_list is not None and probs.shape[1] != len(self.label_list):
@@ -47,7 +40,7 @@ class ClsPostProcess:
         results: List[Tuple[Label, float]] = [(self._label(int(i)), float(probs[n, i])) for n, i in enumerate(ids)]
         if batch is None:
             return results
-        label_ids = _as_numpy(batch[1]).reshape(-1)
+        label_ids = as_numpy(batch[1]).reshape(-1)
         if label_ids.size and (label_ids.min() < 0 or label_ids.max() >= probs.shape[1]):
             raise ValueError(f"label indices must be in [0, {probs.shape[1] - 1}], got range "
                              f"[{label_ids.min()}, {label_ids.max()}]")

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pyclipper
 
+from ppocr.utils.arrays import as_numpy
 from ppocr.utils.registry import POSTPROCESS, ConfigError
 
 MIN_SIZE = 3
@@ -140,10 +141,6 @@ def boxes_from_prob_map(
     return boxes, scores
 
 
-def _to_numpy(value: Any) -> np.ndarray:
-    return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
-
-
 @POSTPROCESS.register()
 class DBPostProcess:
     """Binarize the shrink map at ``thresh``, box each connected region, score it, grow it back.
@@ -182,17 +179,17 @@ class DBPostProcess:
         """
         if isinstance(outs_dict, dict) and "maps" not in outs_dict:
             raise ValueError(f"DBPostProcess: preds must hold 'maps', got keys {sorted(outs_dict)}")
-        maps = _to_numpy(outs_dict["maps"] if isinstance(outs_dict, dict) else outs_dict)
+        maps = as_numpy(outs_dict["maps"] if isinstance(outs_dict, dict) else outs_dict)
         if maps.ndim == 4:
             maps = maps[:, 0]
         if maps.ndim != 3:
             raise ValueError(f"DBPostProcess: maps must be N×C×H×W or N×H×W, got shape {maps.shape}")
-        if isinstance(shape_list, (list, tuple)) and len(shape_list) > 1 and _to_numpy(shape_list[0]).ndim == 4:
+        if isinstance(shape_list, (list, tuple)) and len(shape_list) > 1 and as_numpy(shape_list[0]).ndim == 4:
             shape_list = shape_list[1]
         if shape_list is None:
             shapes = np.array([[m.shape[0], m.shape[1], 1.0, 1.0] for m in maps], dtype=np.float32)
         else:
-            shapes = _to_numpy(shape_list).reshape(-1, 4)
+            shapes = as_numpy(shape_list).reshape(-1, 4)
         if len(shapes) != len(maps):
             raise ValueError(f"DBPostProcess: {len(maps)} map(s) but {len(shapes)} shape_list row(s)")
         results = []

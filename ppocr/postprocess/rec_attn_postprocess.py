@@ -10,13 +10,9 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ppocr.data.imaug.rec_attn_label_ops import attention_character_list
+from ppocr.utils.arrays import as_numpy
 from ppocr.utils.character import load_character_list
 from ppocr.utils.registry import POSTPROCESS
-
-
-def _as_numpy(value: Any) -> np.ndarray:
-    """Accept paddle Tensors without importing paddle here."""
-    return np.asarray(value.numpy() if hasattr(value, "numpy") and not isinstance(value, np.ndarray) else value)
 
 
 def _ids_to_text(ids: np.ndarray, character: Sequence[str]) -> Tuple[str, np.ndarray]:
@@ -77,11 +73,11 @@ class AttnLabelDecode:
             if "head_out" not in preds:
                 raise ValueError(f"AttnLabelDecode needs 'head_out' in dict predictions, got keys {list(preds)}")
             preds = preds["head_out"]
-        return _as_numpy(preds)
+        return as_numpy(preds)
 
     def __call__(self, preds: Any, batch: Optional[Sequence[Any]] = None):
         """``list[(text, score)]``, or ``(predictions, labels)`` when ``batch[1]`` holds label ids."""
         texts = attention_greedy_decode(self._probabilities(preds), self.character)
         if batch is None:
             return texts
-        return texts, decode_attention_labels(_as_numpy(batch[1]), self.character)
+        return texts, decode_attention_labels(as_numpy(batch[1]), self.character)

@@ -9,17 +9,11 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ppocr.utils.arrays import as_numpy
 from ppocr.utils.character import load_character_list
 from ppocr.utils.registry import POSTPROCESS
 
 BLANK = "blank"
-
-
-def _as_numpy(value: Any) -> np.ndarray:
-    """Accept paddle Tensors without importing paddle here."""
-    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
-        value = value.numpy()
-    return np.asarray(value)
 
 
 def ctc_greedy_decode(probs: np.ndarray, character: Sequence[str]) -> List[Tuple[str, float]]:
@@ -80,11 +74,11 @@ class CTCLabelDecode:
             preds = preds["head_out"]
         elif isinstance(preds, (tuple, list)):
             preds = preds[-1]
-        return _as_numpy(preds)
+        return as_numpy(preds)
 
     def __call__(self, preds: Any, batch: Optional[Sequence[Any]] = None):
         """``list[(text, score)]``, or ``(predictions, labels)`` when ``batch[1]`` holds label ids."""
         texts = ctc_greedy_decode(self._probabilities(preds), self.character)
         if batch is None:
             return texts
-        return texts, decode_label_ids(_as_numpy(batch[1]), self.character)
+        return texts, decode_label_ids(as_numpy(batch[1]), self.character)

@@ -17,6 +17,7 @@ from paddle.quantization import PTQ
 from ppocr.slim.quant.observers import OBSERVERS
 from ppocr.slim.quant.qat import build_quant_config, count_quantized
 from ppocr.slim.quant.settings import QuantSettings
+from ppocr.utils.arrays import as_numpy
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def _eval_batches(config: Dict[str, Any]) -> Iterator[np.ndarray]:
         raise ConfigError("PTQ needs Quant.calibration_dir or an Eval section to calibrate on", "Quant.calibration_dir")
     _, loader = build_dataloader(config, "Eval")
     for batch in loader:
-        yield np.asarray(batch[0].numpy() if isinstance(batch[0], paddle.Tensor) else batch[0], np.float32)
+        yield as_numpy(batch[0]).astype(np.float32, copy=False)
 
 
 def _folder_batches(config: Dict[str, Any], folder: str, batch_size: int) -> Iterator[np.ndarray]:
