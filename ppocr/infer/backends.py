@@ -186,6 +186,7 @@ class OnnxBackend(Backend):
         if not os.path.isfile(model_path):
             raise FileNotFoundError(f"ONNX model '{model_path}' does not exist")
         self.model_path = model_path
+        key = model_key(options)
         session_options = ort.SessionOptions()
         session_options.intra_op_num_threads = cpu_thread_count(options.cpu_threads)
         session_options.inter_op_num_threads = 1
@@ -203,7 +204,7 @@ class OnnxBackend(Backend):
                 logger.warning("use_gpu is set but onnxruntime has no CUDAExecutionProvider "
                                "(pip install onnxruntime-gpu); running on CPU")
         try:
-            model = read_file(model_path, model_key(options))  # decrypted in memory when encrypted
+            model = read_file(model_path, key)  # decrypted in memory when encrypted
             self._session = ort.InferenceSession(model, sess_options=session_options, providers=providers)
         except Exception as err:  # ORT raises its own exception types for unreadable or invalid files
             raise ValueError(f"cannot load ONNX model '{model_path}': {err}") from err
@@ -211,7 +212,7 @@ class OnnxBackend(Backend):
         self.input_name = model_input.name
         self.input_shape = _static_dims(model_input.shape)
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
-        self.metadata.update(load_inference_yml(os.path.dirname(os.path.abspath(model_path)), model_key(options)))
+        self.metadata.update(load_inference_yml(os.path.dirname(os.path.abspath(model_path)), key))
 
     def _run(self, batch: np.ndarray) -> List[np.ndarray]:
         return self._session.run(None, {self.input_name: batch})

@@ -77,7 +77,7 @@ def _group_summary(decision: GroupDecision) -> Dict[str, Any]:
 
 
 def _trainable(param: paddle.Tensor) -> bool:
-    return not (param.stop_gradient or not param.trainable)
+    return param.trainable and not param.stop_gradient
 
 
 def removed_params(model: nn.Layer, edits: Edits) -> int:
