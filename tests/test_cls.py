@@ -292,10 +292,9 @@ def test_training_lowers_loss_and_learns_the_direction(trained_cls):
 
 
 def test_export_runs_in_paddle_inference_and_matches_dygraph(trained_cls):
-    from ppocr.engine.onnx_export import paddle_inference_run
-
     from ppocr.engine.checkpoint_predictor import CheckpointPredictor
     from ppocr.engine.export import export_model
+    from ppocr.engine.onnx_export import paddle_inference_run
 
     root = trained_cls["root"]
     weights = str(root / "out" / "latest")

@@ -44,9 +44,9 @@ def test_det_training_logs_each_loss_term_and_evaluates(det_trained):
 
 def test_det_export_matches_dygraph_and_infer_det_writes_boxes(det_trained, det_data, tmp_path):
     import paddle
-    from ppocr.engine.onnx_export import paddle_inference_run
 
     from ppocr.engine.checkpoint_predictor import CheckpointPredictor
+    from ppocr.engine.onnx_export import paddle_inference_run
     from ppocr.utils.config import load_config
 
     out = tmp_path / "export"

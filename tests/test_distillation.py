@@ -343,7 +343,6 @@ def test_class_count_reaches_every_sub_model_head():
     assert sorted({k.split(".")[0] for k in model.state_dict()}) == ["Student", "Teacher"]  # PaddleOCR's keys
 
 
-
 def test_the_deployed_sub_model_is_the_student_unless_global_names_another():
     from ppocr.engine.export import deployed_sub_model
 
@@ -352,6 +351,7 @@ def test_the_deployed_sub_model_is_the_student_unless_global_names_another():
     assert deployed_sub_model({"Global": {"export_model_name": "Teacher"}}, ["Teacher", "Student"]) == "Teacher"
     with pytest.raises(ConfigError, match="export_model_name"):
         deployed_sub_model({"Global": {"export_model_name": "Student3"}}, ["Teacher", "Student"])
+
 
 # -- CML: frozen teacher + two students through the trainer ----------------------------------------------------------
 @pytest.fixture(scope="module")

@@ -76,6 +76,7 @@ def test_eval_tool_reports_metric(trained):
 
 def test_export_runs_in_paddle_inference_and_matches_dygraph(trained, rec_data, tmp_path):
     import paddle
+
     from ppocr.engine.onnx_export import paddle_inference_run
 
     out = tmp_path / "export"

@@ -257,9 +257,8 @@ def run_prune_tool(args, monkeypatch):
 
 
 def test_pruned_dbnet_runs_retrains_and_exports(det_trained, det_data, tmp_path, monkeypatch):
-    from ppocr.engine.onnx_export import paddle_inference_run
-
     from ppocr.engine.export import export_model
+    from ppocr.engine.onnx_export import paddle_inference_run
     from ppocr.engine.trainer import Trainer
     from ppocr.utils.config import load_config
     from conftest import write_config

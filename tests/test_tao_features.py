@@ -64,8 +64,8 @@ def test_checkpoints_are_encrypted_and_need_the_key(run, tmp_path):
 
 def test_ema_differs_from_raw_weights_and_is_exported(run):
     import paddle
-    from ppocr.engine.onnx_export import paddle_inference_run
 
+    from ppocr.engine.onnx_export import paddle_inference_run
     from ppocr.modeling.architectures import build_model
     from ppocr.utils.checkpoint import load_params_file
     from ppocr.utils.config import load_config
