@@ -19,6 +19,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_EVAL_ROOT = os.path.normpath(os.path.join(REPO, "..", "shared", "eval"))
 _NOT_WORD_CHAR = re.compile(r"[^0-9a-z]")
+# RecAug's probability options: a benchmark sets them all to one --aug_prob.
+RECAUG_PROBS = ("aug_prob", "crop_prob", "reverse_prob", "noise_prob", "jitter_prob", "blur_prob", "hsv_aug_prob")
 
 
 def add_repo_to_path() -> None:
@@ -138,6 +140,79 @@ def read_rec_gt(label_file: str) -> List[Tuple[str, str]]:
                 raise ValueError(f"{label_file}, line {line_no}: expected 'image_path<TAB>word', got {line!r}")
             pairs.append((path if os.path.isabs(path) else os.path.join(base, path), word))
     return pairs
+
+
+STEP_LOG = re.compile(r"global_step: (\d+),.*?\bloss: ([-\d.eE+naif]+)"
+                      r".*?avg_reader_cost: ([\d.]+) s, avg_batch_cost: ([\d.]+) s")
+ACC_LOG = re.compile(r"\bacc: ([\d.]+)")
+
+
+@dataclass
+class StepRecord:
+    time: float
+    cpu: float                      # CPU seconds of this process (not of the loader workers)
+    step: int
+    loss: float
+    reader: float
+    batch: float
+    acc: Optional[float]
+
+
+class StepLog(logging.Handler):
+    """Keeps the trainer's step log lines with their timestamps; echoes progress to ``echo_log`` (prefixed with
+    ``title``) every ``echo_every`` steps."""
+
+    def __init__(self, total_steps: int = 0, echo_every: int = 0, echo_log: Optional[logging.Logger] = None,
+                 title: str = ""):
+        super().__init__(logging.INFO)
+        self.records: List[StepRecord] = []
+        self.total_steps = total_steps
+        self.echo_every = echo_every if echo_log is not None else 0
+        self.echo_log = echo_log
+        self.prefix = f"{title}: " if title else "  "
+        self.start = time.perf_counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.feed(record.getMessage())
+
+    def feed(self, message: str) -> None:
+        """Take one trainer log line (from this process's logger or from a training subprocess's log file)."""
+        match = STEP_LOG.search(message)
+        if not match:
+            return
+        acc = ACC_LOG.search(message)
+        entry = StepRecord(time.perf_counter(), time.process_time(), int(match[1]), float(match[2]),
+                           float(match[3]), float(match[4]), float(acc[1]) if acc else None)
+        self.records.append(entry)
+        if self.echo_every and (entry.step % self.echo_every == 0 or entry.step == self.total_steps):
+            self.echo_log.info("%sstep %d/%d  loss %.3f  train acc %s  %.0f s  reader %.3f s/it  batch %.3f s/it  "
+                               "(%s)", self.prefix, entry.step, self.total_steps, entry.loss,
+                               "-" if acc is None else f"{entry.acc:.3f}", time.perf_counter() - self.start,
+                               entry.reader, entry.batch, load_average())
+
+    def __enter__(self) -> "StepLog":
+        """Follow the trainer's logger inside a ``with`` block."""
+        logging.getLogger("ppocr.engine.trainer").addHandler(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        logging.getLogger("ppocr.engine.trainer").removeHandler(self)
+
+    def steady_rate(self, batch_size: int) -> Tuple[float, float]:
+        """(samples per second, samples per CPU-second of this process) between the first and the last step
+        log: the loop's pace without its start-up."""
+        if len(self.records) < 2:
+            return float("nan"), float("nan")
+        first, last = self.records[0], self.records[-1]
+        samples = (last.step - first.step) * batch_size
+        return samples / max(last.time - first.time, 1e-9), samples / max(last.cpu - first.cpu, 1e-9)
+
+    def mean_costs(self, skip: int = 1) -> Tuple[float, float]:
+        """Mean (reader, batch) seconds per iteration over the logged windows after the first ``skip``."""
+        kept = self.records[skip:] or self.records
+        if not kept:
+            return float("nan"), float("nan")
+        return sum(r.reader for r in kept) / len(kept), sum(r.batch for r in kept) / len(kept)
 
 
 @dataclass

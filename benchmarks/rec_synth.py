@@ -29,7 +29,6 @@ import concurrent.futures
 import logging
 import math
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -39,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import _common
-from _common import Clock, Figure
+from _common import Clock, Figure, StepLog
 
 RECIPE_REL = os.path.join("configs", "rec", "rec_mv3_none_bilstm_ctc.yml")
 RECIPE = os.path.join(_common.REPO, RECIPE_REL)
@@ -49,10 +48,6 @@ TEST_SEED_OFFSET = 1000
 DATA_PARALLEL_EFFICIENCY = 0.8      # per-rank pace against one process alone (2 ranks on 2 cores: 0.7-0.9)
 FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSerif.ttf",
          "DejaVuSerif-Bold.ttf", "DejaVuSansMono.ttf")
-RECAUG_PROBS = ("aug_prob", "crop_prob", "reverse_prob", "noise_prob", "jitter_prob", "blur_prob", "hsv_aug_prob")
-STEP_LOG = re.compile(r"global_step: (\d+),.*?\bloss: ([-\d.eE+naif]+)"
-                      r".*?avg_reader_cost: ([\d.]+) s, avg_batch_cost: ([\d.]+) s")
-ACC_LOG = re.compile(r"\bacc: ([\d.]+)")
 
 log = logging.getLogger("rec_synth")
 
@@ -194,7 +189,7 @@ def recipe_overrides(args: argparse.Namespace, data: Data, train_label: str, sav
     aug = transform_index(recipe, "Train", "RecAug")
     train_resize = transform_index(recipe, "Train", "RecResizeImg")
     eval_resize = transform_index(recipe, "Eval", "RecResizeImg")
-    probs = ", ".join(f"{name}: {args.aug_prob:g}" for name in RECAUG_PROBS)
+    probs = ", ".join(f"{name}: {args.aug_prob:g}" for name in _common.RECAUG_PROBS)
     shape = f"[3, 32, {args.width}]"
     return [
         f"Global.save_model_dir={save_dir}",
@@ -217,68 +212,6 @@ def build_config(overrides: List[str]) -> Dict[str, Any]:
 
     return load_and_override(RECIPE, overrides, require=("Global", "Architecture", "Loss", "Optimizer",
                                                          "PostProcess", "Metric", "Train"))
-
-
-# -- trainer logs --------------------------------------------------------------------------------------------
-@dataclass
-class StepRecord:
-    time: float
-    cpu: float                      # CPU seconds of this process (not of the loader workers)
-    step: int
-    loss: float
-    reader: float
-    batch: float
-    acc: Optional[float]
-
-
-class StepLog(logging.Handler):
-    """Keeps the trainer's step log lines with their timestamps; echoes progress every ``echo_every`` steps."""
-
-    def __init__(self, total_steps: int = 0, echo_every: int = 0):
-        super().__init__(logging.INFO)
-        self.records: List[StepRecord] = []
-        self.total_steps = total_steps
-        self.echo_every = echo_every
-        self.start = time.perf_counter()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.feed(record.getMessage())
-
-    def feed(self, message: str) -> None:
-        """Take one trainer log line (from this process's logger or from a training subprocess's log file)."""
-        match = STEP_LOG.search(message)
-        if not match:
-            return
-        acc = ACC_LOG.search(message)
-        entry = StepRecord(time.perf_counter(), time.process_time(), int(match[1]), float(match[2]),
-                           float(match[3]), float(match[4]), float(acc[1]) if acc else None)
-        self.records.append(entry)
-        if self.echo_every and (entry.step % self.echo_every == 0 or entry.step == self.total_steps):
-            log.info("  step %d/%d  loss %.3f  train acc %s  %.0f s  reader %.3f s/it  batch %.3f s/it  (%s)",
-                     entry.step, self.total_steps, entry.loss, "-" if acc is None else f"{entry.acc:.3f}",
-                     time.perf_counter() - self.start, entry.reader, entry.batch, _common.load_average())
-
-    def steady_rate(self, batch_size: int) -> Tuple[float, float]:
-        """(samples per second, samples per CPU-second of this process) between the first and the last step
-        log: the loop's pace without its start-up."""
-        if len(self.records) < 2:
-            return float("nan"), float("nan")
-        first, last = self.records[0], self.records[-1]
-        samples = (last.step - first.step) * batch_size
-        return samples / max(last.time - first.time, 1e-9), samples / max(last.cpu - first.cpu, 1e-9)
-
-    def mean_costs(self) -> Tuple[float, float]:
-        """Mean (reader, batch) seconds per iteration over the logged windows after the first."""
-        kept = self.records[1:] or self.records
-        if not kept:
-            return float("nan"), float("nan")
-        return sum(r.reader for r in kept) / len(kept), sum(r.batch for r in kept) / len(kept)
-
-
-def attach(handler: logging.Handler) -> logging.Logger:
-    logger = logging.getLogger("ppocr.engine.trainer")
-    logger.addHandler(handler)
-    return logger
 
 
 # -- throughput ----------------------------------------------------------------------------------------------
@@ -340,13 +273,8 @@ def measure_throughput(args: argparse.Namespace, base: List[str], data: Data, wo
         del bare_trainer, batches
 
         trainer = Trainer(config, mode="train")
-        step_log = StepLog()
-        logger = attach(step_log)
-        try:
-            with Clock() as clock:
-                trainer.train()
-        finally:
-            logger.removeHandler(step_log)
+        with StepLog() as step_log, Clock() as clock:
+            trainer.train()
         samples = args.probe_steps * args.batch_size
         result.trainer, result.trainer_cpu = step_log.steady_rate(args.batch_size)
         result.trainer_call = samples / clock.wall
@@ -492,7 +420,7 @@ def train_within_budget(args: argparse.Namespace, base: List[str], data: Data, w
              len(data.pool), samples,
              "" if math.isnan(plan.rate) else f", to fit {budget} at {plan.rate:.1f} samples per {args.budget}-second")
 
-    step_log = StepLog(plan.steps, echo_every=max(10, plan.steps // 20))
+    step_log = StepLog(plan.steps, echo_every=max(10, plan.steps // 20), echo_log=log)
     load_before = _common.load_average()
     with Clock() as clock:
         if args.nproc == 1:
@@ -546,11 +474,8 @@ def train_command(args: argparse.Namespace, overrides: List[str], launch_dir: st
 def train_here(config: Dict[str, Any], step_log: StepLog) -> None:
     from ppocr.engine.trainer import Trainer
 
-    logger = attach(step_log)
-    try:
+    with step_log:
         Trainer(config, mode="train").train()
-    finally:
-        logger.removeHandler(step_log)
 
 
 def train_data_parallel(command: List[str], config: Dict[str, Any], step_log: StepLog, work_dir: str) -> None:

@@ -38,7 +38,6 @@ from _common import Clock, Figure
 RECIPE = os.path.join(_common.REPO, "configs", "rec", "rec_mv3_none_bilstm_ctc.yml")
 TEST_SEED_OFFSET = 1000
 PROBE_STEPS = 6
-RECAUG_PROBS = ("aug_prob", "crop_prob", "reverse_prob", "noise_prob", "jitter_prob", "blur_prob", "hsv_aug_prob")
 PADDLE, ORT = "Paddle Inference (oneDNN)", "ONNX Runtime"
 
 log = logging.getLogger("slim_quant")
@@ -103,7 +102,7 @@ def base_config(args: argparse.Namespace, work_dir: str) -> Dict[str, Any]:
             if "RecResizeImg" in op:
                 op["RecResizeImg"]["image_shape"] = [3, 32, args.width]
             if "RecAug" in op:
-                op["RecAug"] = {name: args.aug_prob for name in RECAUG_PROBS}
+                op["RecAug"] = {name: args.aug_prob for name in _common.RECAUG_PROBS}
         config[mode]["loader"].update(batch_size_per_card=args.batch_size, num_workers=1)
     return config
 
