@@ -8,7 +8,7 @@ PP-OCRv2 deploys).
    a held-out set with another seed (reused from ``--work_dir`` when already there).
 2. For each recipe: its YAML with the data, the 0-9a-z dictionary, a 32×``--width`` input, the batch size, the peak
    learning rate and the RecAug probabilities swapped in; a few probe steps measure its cost per step;
-   ``Global.epoch_num`` (and, below one epoch, the part of the pool used) is chosen so the run fits ``--minutes``,
+   ``Global.epoch_num`` and the part of the pool each epoch reads are chosen so the run fits ``--minutes``,
    with the recipe's schedule scaled to the run (warmup 5/800 of it, learning rate ÷10 after 700/800 of it);
    ``Trainer(config).train()``.
 3. Scores the trained model with ``Trainer.evaluate()`` on the held-out words (RecMetric: exact-match accuracy and
@@ -36,6 +36,7 @@ import dataclasses
 import itertools
 import json
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -186,17 +187,19 @@ def probe(config: Dict[str, Any], steps: int, budget: str) -> float:
 
 def plan(config: Dict[str, Any], args, minutes: float, pool_size: int, per_step: float,
          work_dir: str) -> Tuple[Dict[str, Any], int]:
-    """The run that fits ``minutes``: whole epochs over the pool, or one epoch over its first part."""
+    """The run that fits ``minutes``: the fewest whole epochs that cover its steps, each over the first part of the
+    pool that makes the total come out at the budget (rounding to whole epochs of the full pool could give one
+    recipe a third more time than the other)."""
     total_steps = max(1, int(minutes * 60 / per_step))
     steps_per_epoch = max(1, pool_size // args.batch_size)
+    epochs = math.ceil(total_steps / steps_per_epoch)
+    per_epoch = max(1, total_steps // epochs)
     config = copy.deepcopy(config)
-    if total_steps < steps_per_epoch:
+    if per_epoch < steps_per_epoch:
         label = config["Train"]["dataset"]["label_file_list"][0]
         used = os.path.join(work_dir, "train_used.txt")
-        config["Train"]["dataset"]["label_file_list"] = [first_lines(label, total_steps * args.batch_size, used)]
-        return scheduled(config, 1), total_steps
-    epochs = round(total_steps / steps_per_epoch)
-    return scheduled(config, epochs), epochs * steps_per_epoch
+        config["Train"]["dataset"]["label_file_list"] = [first_lines(label, per_epoch * args.batch_size, used)]
+    return scheduled(config, epochs), epochs * per_epoch
 
 
 # -- runs ------------------------------------------------------------------------------------------------------------
