@@ -3,6 +3,8 @@ postprocess, Enhanced CTC (CenterLoss, export_center), the four ch_PP-OCRv2 reci
 import copy
 import os
 import pickle
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -10,7 +12,7 @@ import paddle
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, write_config
 
 from ppocr.losses import build_loss
 from ppocr.utils.config import load_config, validate_config
@@ -411,6 +413,29 @@ def test_cml_losses_and_metrics_are_named_per_model(cml_run):
     assert expected <= set(losses)
     best = trainer.states["best_model_dict"]
     assert {"hmean", "precision", "recall", "Student2_hmean", "Teacher_hmean"} <= set(best)
+
+
+def test_cml_trains_data_parallel_with_the_teacher_frozen(cml_run, det_data, tmp_path):
+    """The recipes set Global.distributed: DataParallel over a model with frozen parameters must still run."""
+    out = tmp_path / "cml_dp"
+    config = tiny_cml(det_data, out, teacher_weights=str(cml_run["out"] / "teacher"))
+    config["Global"]["distributed"] = True
+    path = write_config(config, tmp_path / "cml_dp.yml")
+    logs = tmp_path / "launch_logs"
+    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir", str(logs),
+           os.path.join(REPO, "tools", "train.py"), "-c", path]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
+    worker_logs = "".join((logs / name).read_text() for name in sorted(os.listdir(logs)))
+    assert proc.returncode == 0, proc.stderr[-2000:] + worker_logs[-3000:]
+    trained = paddle.load(str(out / "latest.pdparams"))
+    saved = cml_run["saved"]
+    for key, value in saved.items():
+        np.testing.assert_array_equal(trained[f"Teacher.{key}"].numpy(), value, err_msg=key)
+    # Same seed, same initial Student as cml_run's; one Adam step moves a weight by at most about the learning rate.
+    before = cml_run["students"]["Student"]
+    moved = max(float(np.abs(trained[f"Student.{k}"].numpy() - v).max()) for k, v in before.items()
+                if k.endswith(".weight"))
+    assert 0 < moved < 10 * config["Optimizer"]["lr"]["learning_rate"]
 
 
 # -- U-DML, plain PP-LCNet CRNN and Enhanced CTC ----------------------------------------------------------------------
