@@ -2,6 +2,7 @@
 import copy
 import logging
 import os
+import subprocess
 import sys
 
 import pytest
@@ -10,7 +11,19 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+TOOLS = os.path.join(REPO, "tools")
 REC_RECIPE = os.path.join(REPO, "configs", "rec", "rec_mv3_none_bilstm_ctc.yml")
+
+
+def run_tool(name, config_path, *overrides, timeout=600, check=True):
+    """``python tools/<name> -c config_path -o overrides`` from the repository root, as a user runs it."""
+    cmd = [sys.executable, os.path.join(TOOLS, name), "-c", str(config_path)]
+    if overrides:
+        cmd += ["-o", *overrides]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
 
 
 @pytest.fixture(autouse=True)

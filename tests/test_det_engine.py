@@ -2,26 +2,12 @@
 import json
 import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, tiny_det_config, write_config
-
-TOOLS = os.path.join(REPO, "tools")
-
-
-def run_tool(name, config_path, *overrides, timeout=600):
-    cmd = [sys.executable, os.path.join(TOOLS, name), "-c", str(config_path)]
-    if overrides:
-        cmd += ["-o", *overrides]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
-    if proc.returncode != 0:
-        raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
+from conftest import run_tool, tiny_det_config, write_config
 
 
 @pytest.fixture(scope="module")

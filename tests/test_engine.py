@@ -11,19 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, tiny_rec_config, write_config
-
-TOOLS = os.path.join(REPO, "tools")
-
-
-def run_tool(name, config_path, *overrides, timeout=600, check=True):
-    cmd = [sys.executable, os.path.join(TOOLS, name), "-c", str(config_path)]
-    if overrides:
-        cmd += ["-o", *overrides]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
+from conftest import REPO, TOOLS, run_tool, tiny_rec_config, write_config
 
 
 def read_params(prefix):
