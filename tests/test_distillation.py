@@ -1,6 +1,7 @@
 """PP-OCRv2 strategies: PP-LCNet backbone, DistillationModel (CML, U-DML), distillation losses, metric and
 postprocess, Enhanced CTC (CenterLoss, export_center), the four ch_PP-OCRv2 recipes and distillation export."""
 import copy
+import json
 import os
 import pickle
 import subprocess
@@ -12,7 +13,7 @@ import paddle
 import pytest
 import yaml
 
-from conftest import REPO, write_config
+from conftest import REPO, run_tool, write_config
 
 from ppocr.losses import build_loss
 from ppocr.utils.config import load_config, validate_config
@@ -507,6 +508,34 @@ def test_export_writes_every_sub_model_and_the_student_runs_in_the_text_system(u
         with paddle.no_grad():
             want = student(paddle.to_tensor(x))["head_out"].numpy()
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_infer_tools_decode_every_sub_model_of_a_distillation_checkpoint(udml_run, cml_run, rec_data, det_data,
+                                                                        tmp_path):
+    rec_res = tmp_path / "rec.txt"
+    run_tool("infer_rec.py", write_config(udml_run["config"], tmp_path / "udml.yml"),
+             f"Global.pretrained_model={udml_run['out'] / 'latest'}", f"Global.infer_img={rec_data / 'val' / 'images'}",
+             f"Global.save_res_path={rec_res}")
+    lines = rec_res.read_text().splitlines()
+    assert len(lines) == 16
+    for line in lines:
+        decoded = json.loads(line.split("\t", 1)[1])
+        assert set(decoded) == {"Student", "Teacher"}
+        assert all(isinstance(d["label"], str) and 0.0 <= d["score"] <= 1.0 for d in decoded.values())
+
+    det_res = tmp_path / "det.txt"
+    run_tool("infer_det.py", write_config(cml_run["config"], tmp_path / "cml.yml"),
+             f"Global.pretrained_model={cml_run['out'] / 'latest'}", f"Global.infer_img={det_data / 'val' / 'images'}",
+             f"Global.save_res_path={det_res}")
+    lines = det_res.read_text().splitlines()
+    names = cml_run["config"]["PostProcess"]["model_name"]
+    assert len(lines) == 4 and len(names) >= 2
+    for line in lines:
+        decoded = json.loads(line.split("\t", 1)[1])
+        assert set(decoded) == set(names)
+        assert all(np.asarray(box["points"]).shape[1] == 2 for boxes in decoded.values() for box in boxes)
+    for name in names:
+        assert len(os.listdir(tmp_path / "det_results" / name)) == 4
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 
 ``python tools/infer_det.py -c configs/det/det_mv3_db.yml -o Global.pretrained_model=out/best_accuracy Global.infer_img=imgs/``
 writes ``path<TAB>[{"transcription": "", "points": [[x,y],...]}]`` lines to Global.save_res_path and images with the
-boxes drawn to ``<save_res_path folder>/det_results/``.
+boxes drawn to ``<save_res_path folder>/det_results/``. For a distillation model (CML) the text after the tab is
+``{"Student": [...], "Student2": [...], "Teacher": [...]}`` and each sub-model's drawings go to ``det_results/<name>/``.
 """
 import json
 import os
@@ -38,10 +39,16 @@ def main(argv=None) -> int:
     out_path = config["Global"].get("save_res_path") or "./output/det/predicts_db.txt"
     vis_dir = os.path.join(os.path.dirname(os.path.abspath(out_path)), "det_results")
 
+    def boxes(path, result, folder):
+        found = [np.asarray(points).tolist() for points in result["points"]]
+        draw_boxes(path, found, os.path.join(folder, os.path.basename(path)))
+        return [{"transcription": "", "points": box} for box in found]
+
     def format_boxes(path, result):
-        boxes = [np.asarray(points).tolist() for points in result["points"]]
-        draw_boxes(path, boxes, os.path.join(vis_dir, os.path.basename(path)))
-        return json.dumps([{"transcription": "", "points": box} for box in boxes], ensure_ascii=False)
+        if "points" not in result:  # a distillation model: {sub-model name: result}
+            return json.dumps({name: boxes(path, res, os.path.join(vis_dir, name)) for name, res in result.items()},
+                              ensure_ascii=False)
+        return json.dumps(boxes(path, result, vis_dir), ensure_ascii=False)
 
     with config_file(args.config):
         total, ok, _ = predict_to_file(config, out_path, format_boxes)

@@ -53,6 +53,7 @@ class CheckpointPredictor:
         self.ops = create_operators(_infer_ops(config, self.model_type), g, where="Eval.dataset.transforms")
 
     def predict_file(self, path: str) -> Any:
+        """The image's decoded result; for a distillation model ``{sub-model name: result}``."""
         with open(path, "rb") as f:
             data = {"img_path": path, "image": f.read()}
         batch = transform(data, self.ops)
@@ -62,8 +63,12 @@ class CheckpointPredictor:
         with paddle.no_grad():
             preds = self.model(images)
         if self.model_type == "det":
-            return self.post_process(preds, np.expand_dims(batch[1], 0))[0]
-        return self.post_process(preds)[0]
+            results = self.post_process(preds, np.expand_dims(batch[1], 0))
+        else:
+            results = self.post_process(preds)
+        if isinstance(results, dict):  # a distillation post-process decodes each sub-model: {name: per-image list}
+            return {name: per_image[0] for name, per_image in results.items()}
+        return results[0]
 
     def predict_files(self, paths: List[str]) -> Iterator[Tuple[str, Any, Optional[str]]]:
         """Yield ``(path, result, error)``; a bad file gives an error string instead of stopping."""
