@@ -142,6 +142,14 @@ def read_rec_gt(label_file: str) -> List[Tuple[str, str]]:
     return pairs
 
 
+def transform_index(config: Dict[str, Any], section: str, name: str) -> int:
+    """Position of operator ``name`` in ``config[section].dataset.transforms``, for ``-o ...transforms.N...``."""
+    for index, op in enumerate(config[section]["dataset"]["transforms"]):
+        if name in op:
+            return index
+    raise KeyError(f"{section}.dataset.transforms has no {name}")
+
+
 STEP_LOG = re.compile(r"global_step: (\d+),.*?\bloss: ([-\d.eE+naif]+)"
                       r".*?avg_reader_cost: ([\d.]+) s, avg_batch_cost: ([\d.]+) s")
 ACC_LOG = re.compile(r"\bacc: ([\d.]+)")
@@ -185,9 +193,9 @@ class StepLog(logging.Handler):
                            float(match[3]), float(match[4]), float(acc[1]) if acc else None)
         self.records.append(entry)
         if self.echo_every and (entry.step % self.echo_every == 0 or entry.step == self.total_steps):
-            self.echo_log.info("%sstep %d/%d  loss %.3f  train acc %s  %.0f s  reader %.3f s/it  batch %.3f s/it  "
-                               "(%s)", self.prefix, entry.step, self.total_steps, entry.loss,
-                               "-" if acc is None else f"{entry.acc:.3f}", time.perf_counter() - self.start,
+            self.echo_log.info("%sstep %d/%d  loss %.3f%s  %.0f s  reader %.3f s/it  batch %.3f s/it  (%s)",
+                               self.prefix, entry.step, self.total_steps, entry.loss,
+                               "" if acc is None else f"  train acc {entry.acc:.3f}", time.perf_counter() - self.start,
                                entry.reader, entry.batch, load_average())
 
     def __enter__(self) -> "StepLog":

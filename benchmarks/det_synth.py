@@ -24,26 +24,23 @@ import argparse
 import logging
 import math
 import os
-import re
-import resource
 import shlex
-import subprocess
 import sys
-import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RECIPE = os.path.join(REPO, "configs", "det", "det_mv3_db.yml")
+import _common
+from _common import Clock, StepLog, transform_index
+
+log = logging.getLogger("det_synth")
+RECIPE = os.path.join(_common.REPO, "configs", "det", "det_mv3_db.yml")
 HMEAN_TARGET = 0.90
 EVAL_SEED_OFFSET = 1000
-STEP_LOG = re.compile(r"global_step: (\d+).*?loss: ([\d.]+).*avg_reader_cost: ([\d.]+) s, avg_batch_cost: ([\d.]+) s")
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work_dir", default=None, help="data, checkpoints and logs (default: a new temp dir); "
-                        "pages already generated there with the same count and seed are reused")
+    parser = _common.base_parser(__doc__ + "\nPages already generated in --work_dir with the same count and seed are "
+                                 "reused.")
     parser.add_argument("--minutes", type=float, default=20.0, help="training budget in minutes")
     parser.add_argument("--budget", choices=("cpu", "wall"), default="cpu",
                         help="what --minutes caps: CPU time of trainer + loader workers (default) or wall time")
@@ -70,8 +67,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--box_thresh", type=float, default=0.5, help="DBPostProcess box_thresh on eval (recipe 0.6)")
     parser.add_argument("--unclip_ratio", type=float, default=1.5, help="DBPostProcess unclip_ratio on eval")
     parser.add_argument("--num_workers", type=int, default=1, help="Train loader workers")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="OMP threads for paddle's CPU kernels (1 is fastest on a shared 2-core machine)")
     parser.add_argument("--probe_iters", type=int, default=6, help="iterations of the speed probe")
     parser.add_argument("--eval_only", default=None, metavar="MODEL_PREFIX",
                         help="skip training: evaluate this checkpoint prefix (e.g. WORK_DIR/model/latest)")
@@ -82,20 +77,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error(f"--scale: expected LOW,HIGH, got {args.scale!r}")
     args.scale_range = [low, high]
     return args
-
-
-def uptime() -> str:
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "load average: %.2f, %.2f, %.2f" % os.getloadavg()
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process plus its finished children (the data-loader workers)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def make_pages(out_dir: str, num: int, seed: int, size: int) -> str:
@@ -115,13 +96,6 @@ def make_pages(out_dir: str, num: int, seed: int, size: int) -> str:
     print(f"generated {summary['count']} pages ({summary['lines']} lines, {summary['ignored']} '###') in "
           f"{out_dir} in {time.time() - start:.0f} s")
     return label_file
-
-
-def transform_index(config: Dict[str, Any], section: str, name: str) -> int:
-    for index, op in enumerate(config[section]["dataset"]["transforms"]):
-        if name in op:
-            return index
-    raise KeyError(f"{section}.dataset.transforms has no {name}")
 
 
 def recipe_overrides(config: Dict[str, Any], args: argparse.Namespace, train_dir: str, eval_dir: str,
@@ -161,57 +135,14 @@ def build_config(overrides: List[str]) -> Dict[str, Any]:
     return load_and_override(RECIPE, overrides)
 
 
-class StepLog(logging.Handler):
-    """Collects the trainer's per-step log (reader and batch cost) and echoes progress now and then."""
-
-    def __init__(self, total_steps: int = 0, echo_every: int = 0):
-        super().__init__(logging.INFO)
-        self.steps: List[Tuple[int, float, float, float]] = []
-        self.total_steps = total_steps
-        self.echo_every = echo_every
-        self.start = time.time()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        match = STEP_LOG.search(record.getMessage())
-        if not match:
-            return
-        step, loss, reader, batch = int(match[1]), float(match[2]), float(match[3]), float(match[4])
-        self.steps.append((step, loss, reader, batch))
-        if self.echo_every and (step % self.echo_every == 0 or step == self.total_steps):
-            print(f"  step {step}/{self.total_steps}  loss {loss:.3f}  {time.time() - self.start:.0f} s  "
-                  f"load {os.getloadavg()[0]:.1f}", flush=True)
-
-    def costs(self, skip: int = 0) -> Tuple[float, float]:
-        """Mean (reader, batch) seconds per step over the steps after the first ``skip``."""
-        kept = self.steps[skip:] or self.steps
-        if not kept:
-            return 0.0, 0.0
-        return sum(s[2] for s in kept) / len(kept), sum(s[3] for s in kept) / len(kept)
-
-
-def setup_logs(log_file: str) -> None:
-    """Trainer INFO goes to the log file only; the console gets warnings."""
-    from ppocr.utils.logging import setup_logging
-
-    logger = setup_logging(log_file)
-    for handler in logger.handlers:
-        if not isinstance(handler, logging.FileHandler):
-            handler.setLevel(logging.WARNING)
-
-
 def run_training(config: Dict[str, Any], step_log: StepLog) -> Tuple[float, float, int]:
     """Train; returns (wall seconds, CPU seconds, iterations done)."""
     from ppocr.engine.trainer import Trainer
 
-    trainer_logger = logging.getLogger("ppocr.engine.trainer")
-    trainer_logger.addHandler(step_log)
-    try:
-        trainer = Trainer(config, mode="train")
-        wall, cpu = time.time(), cpu_seconds()
+    trainer = Trainer(config, mode="train")
+    with step_log, Clock() as clock:
         states = trainer.train()
-        return time.time() - wall, cpu_seconds() - cpu, int(states["global_step"])
-    finally:
-        trainer_logger.removeHandler(step_log)
+    return clock.wall, clock.cpu, int(states["global_step"])
 
 
 def probe_speed(args: argparse.Namespace, base: List[str], train_label: str, work_dir: str) -> Dict[str, float]:
@@ -229,7 +160,7 @@ def probe_speed(args: argparse.Namespace, base: List[str], train_label: str, wor
     config.pop("Eval")
     step_log = StepLog()
     wall, cpu, steps = run_training(config, step_log)
-    reader, batch = step_log.costs(skip=1)
+    reader, batch = step_log.mean_costs(skip=1)
     # the first step pays for warm-up; CPU per step is scaled from the steady-state wall cost
     steady_wall = batch if batch > 0 else wall / max(1, steps)
     cpu_per_wall = cpu / wall if wall > 0 else 1.0
@@ -264,14 +195,10 @@ def verdict(ok: bool) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    # paddle reads the thread count when it loads; oversubscribed threads crawl on a busy 2-core machine
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    sys.path.insert(0, REPO)
-    work_dir = args.work_dir or tempfile.mkdtemp(prefix="det_synth_")
-    os.makedirs(work_dir, exist_ok=True)
+    work_dir = _common.start(args, "det_synth_")
     print(f"det_synth: work_dir {work_dir}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, "
           f"{os.cpu_count()} CPUs")
-    print(f"load at start: {uptime()}")
+    print(f"load at start: {_common.load_average()}")
 
     held_out_seed = args.seed + EVAL_SEED_OFFSET
     eval_seed = held_out_seed if args.eval_seed is None else args.eval_seed
@@ -286,7 +213,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from ppocr.utils.config import load_config
 
     base = recipe_overrides(load_config(RECIPE), args, train_dir, eval_dir, save_dir)
-    setup_logs(os.path.join(work_dir, "train.log"))
+    _common.progress_on_stdout(log, os.path.join(work_dir, "train.log"))
 
     train_report: Dict[str, Any] = {}
     if args.eval_only:
@@ -316,14 +243,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         total = epochs * steps_per_epoch
         print(f"training {epochs} epochs x {steps_per_epoch} iterations = {total} iterations "
               f"(batch {args.batch_size}, crop {args.crop}) ...", flush=True)
-        step_log = StepLog(total, echo_every=max(1, total // 10))
-        load_before = uptime()
+        step_log = StepLog(total, echo_every=max(1, total // 10), echo_log=log)
+        load_before = _common.load_average()
         wall, cpu, steps = run_training(config, step_log)
-        reader, batch = step_log.costs(skip=1)
+        reader, batch = step_log.mean_costs(skip=1)
         train_report = {"wall": wall, "cpu": cpu, "steps": steps, "reader": reader, "batch": batch,
-                        "load_before": load_before, "load_after": uptime(), "speed": speed,
+                        "load_before": load_before, "load_after": _common.load_average(), "speed": speed,
                         "load_averages": os.getloadavg(),
-                        "final_loss": step_log.steps[-1][1] if step_log.steps else float("nan")}
+                        "final_loss": step_log.records[-1].loss if step_log.records else float("nan")}
         model_prefix = os.path.join(save_dir, "latest")
 
     kind = "held-out" if eval_seed == held_out_seed else "other"

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import _common
-from _common import Clock, Figure, StepLog
+from _common import Clock, Figure, StepLog, transform_index
 
 RECIPE_REL = os.path.join("configs", "rec", "rec_mv3_none_bilstm_ctc.yml")
 RECIPE = os.path.join(_common.REPO, RECIPE_REL)
@@ -174,13 +174,6 @@ def make_data(args: argparse.Namespace, work_dir: str, fonts: List[str]) -> Data
 
 
 # -- config --------------------------------------------------------------------------------------------------
-def transform_index(config: Dict[str, Any], section: str, name: str) -> int:
-    for index, op in enumerate(config[section]["dataset"]["transforms"]):
-        if name in op:
-            return index
-    raise KeyError(f"{section}.dataset.transforms has no {name}")
-
-
 def recipe_overrides(args: argparse.Namespace, data: Data, train_label: str, save_dir: str) -> List[str]:
     """What this benchmark changes in the recipe, as ``-o`` strings (epoch_num and warmup come later)."""
     from ppocr.utils.config import load_config
