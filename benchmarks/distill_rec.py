@@ -17,9 +17,10 @@ PP-OCRv2 deploys).
 By default the two recipes train at the same time, each in its own single-thread process of this script (one core
 each; ``--jobs 1`` runs them one after the other). U-DML runs two models per step, so within the same budget it
 makes about half the steps of the plain CRNN: the comparison is at equal training cost, not at equal steps
-(``--udml_minutes`` gives it another budget). The budget is CPU time of the training process and its loader workers
-by default (``--budget wall`` caps wall-clock time instead), because other processes may share the machine; the load
-average is printed before and after each run. The script never asserts.
+(``--udml_minutes`` gives U-DML another budget; ``--steps`` trains both for the same number of steps). The budget is
+CPU time of the training process and its loader workers by default (``--budget wall`` caps wall-clock time
+instead), because other processes may share the machine; the load average is printed before and after each run.
+The script never asserts.
 
 Both models start on CTC's all-blank plateau (loss ≈ 21 on these words), and PP-LCNet costs about 1 CPU-second per
 step of 16 words on this CPU: with the recipes' RecAug (0.4) and 30 CPU-minutes (1250 plain and 805 U-DML steps of
@@ -65,6 +66,8 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     parser.add_argument("--udml_minutes", type=float, default=None,
                         help="U-DML's budget when it should differ (e.g. twice --minutes: about as many steps as the "
                              "plain CRNN); default --minutes")
+    parser.add_argument("--steps", type=int, default=0,
+                        help="train this many steps per recipe instead of a budget (equal steps, not equal cost)")
     parser.add_argument("--budget", choices=("cpu", "wall"), default="cpu",
                         help="what --minutes caps: CPU time of trainer + loader workers (default) or wall time")
     parser.add_argument("--train_num", type=int, default=20000, help="training pool size (words generated)")
@@ -185,12 +188,11 @@ def probe(config: Dict[str, Any], steps: int, budget: str) -> float:
     return seconds(clock, budget) / steps
 
 
-def plan(config: Dict[str, Any], args, minutes: float, pool_size: int, per_step: float,
-         work_dir: str) -> Tuple[Dict[str, Any], int]:
-    """The run that fits ``minutes``: the fewest whole epochs that cover its steps, each over the first part of the
-    pool that makes the total come out at the budget (rounding to whole epochs of the full pool could give one
-    recipe a third more time than the other)."""
-    total_steps = max(1, int(minutes * 60 / per_step))
+def plan(config: Dict[str, Any], args, total_steps: int, pool_size: int, work_dir: str) -> Tuple[Dict[str, Any], int]:
+    """A run of about ``total_steps``: the fewest whole epochs that cover them, each over the first part of the pool
+    that makes the total come out right (rounding to whole epochs of the full pool could give one recipe a third
+    more time than the other)."""
+    total_steps = max(1, total_steps)
     steps_per_epoch = max(1, pool_size // args.batch_size)
     epochs = math.ceil(total_steps / steps_per_epoch)
     per_epoch = max(1, total_steps // epochs)
@@ -210,12 +212,16 @@ def run_recipe(key: str, title: str, recipe: str, args, labels: Tuple[str, str],
     run_dir = os.path.join(work_dir, key)
     os.makedirs(run_dir, exist_ok=True)
     base = recipe_config(recipe, args, labels[0], labels[1], os.path.join(run_dir, "model"))
-    log.info("%s: probing %d steps; %s", title, args.probe_steps, _common.load_average())
-    per_step = probe(base, args.probe_steps, args.budget)
-    minutes = args.udml_minutes if key == "udml" and args.udml_minutes is not None else args.minutes
-    config, planned = plan(base, args, minutes, pool_size, per_step, run_dir)
-    log.info("%s: %.2f %s-s/step → %d steps (%d epochs); training ...", title, per_step, args.budget, planned,
-             config["Global"]["epoch_num"])
+    if args.steps:
+        config, planned = plan(base, args, args.steps, pool_size, run_dir)
+    else:
+        log.info("%s: probing %d steps; %s", title, args.probe_steps, _common.load_average())
+        per_step = probe(base, args.probe_steps, args.budget)
+        minutes = args.udml_minutes if key == "udml" and args.udml_minutes is not None else args.minutes
+        config, planned = plan(base, args, int(minutes * 60 / per_step), pool_size, run_dir)
+        log.info("%s: %.2f %s-s/step → %d steps", title, per_step, args.budget, planned)
+    log.info("%s: %d steps in %d epochs of %d words; training ...", title, planned, config["Global"]["epoch_num"],
+             planned // config["Global"]["epoch_num"] * args.batch_size)
     trainer = Trainer(config)
     with StepLog(planned, max(10, planned // 20), log, title), Clock() as clock:
         trainer.train()
@@ -267,8 +273,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _common.progress_on_stdout(log, os.path.join(work_dir, args.only or "", "train.log"))
     keys = [key for key, _, _ in RECIPES if args.only in (None, key)]
     side_by_side = args.jobs > 1 and len(keys) > 1
-    log.info("distill_rec: work_dir %s, OMP_NUM_THREADS=%s, budget %.1f %s-minutes per recipe%s; %s", work_dir,
-             os.environ["OMP_NUM_THREADS"], args.minutes, args.budget,
+    log.info("distill_rec: work_dir %s, OMP_NUM_THREADS=%s, %s per recipe%s; %s", work_dir,
+             os.environ["OMP_NUM_THREADS"], f"{args.steps} steps" if args.steps else
+             f"budget {args.minutes:g} {args.budget}-minutes",
              ", the recipes side by side" if side_by_side else "", _common.load_average())
     try:
         length = tuple(int(v) for v in args.length.split(","))
@@ -293,8 +300,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             json.dump([dataclasses.asdict(figure) for figure in figures], f)
         return 0
     print()
-    budgets = f"{args.minutes:g}" if args.udml_minutes is None else f"{args.minutes:g} / {args.udml_minutes:g}"
-    print(_common.format_table(f"distill_rec: U-DML vs plain PP-LCNet CRNN, {budgets} {args.budget}-minutes each"
+    if args.steps:
+        budgets = f"{args.steps} steps"
+    else:
+        minutes = f"{args.minutes:g}" if args.udml_minutes is None else f"{args.minutes:g} / {args.udml_minutes:g}"
+        budgets = f"{minutes} {args.budget}-minutes"
+    print(_common.format_table(f"distill_rec: U-DML vs plain PP-LCNet CRNN, {budgets} each"
                                f"{', side by side' if side_by_side else ''}, synthetic words", figures))
     return 0
 
