@@ -26,6 +26,20 @@ def run_tool(name, config_path, *overrides, timeout=600, check=True):
     return proc
 
 
+def train_data_parallel(config_path, log_dir, timeout=600):
+    """``tools/train.py`` under ``paddle.distributed.launch`` with two CPU ranks; a failure shows the launcher's
+    output and the workers' logs."""
+    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir", str(log_dir),
+           os.path.join(TOOLS, "train.py"), "-c", str(config_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    if proc.returncode != 0:
+        logs = "".join(open(os.path.join(log_dir, name), encoding="utf-8", errors="replace").read()
+                       for name in sorted(os.listdir(log_dir))) if os.path.isdir(log_dir) else ""
+        raise AssertionError(f"data-parallel training failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n"
+                             f"{proc.stderr[-2000:]}\n{logs[-3000:]}")
+    return proc
+
+
 @pytest.fixture(autouse=True)
 def _restore_ppocr_logger():
     """Tools run in-process set up the ``ppocr`` logger (no propagation); undo it so ``caplog`` keeps working."""

@@ -4,8 +4,6 @@ import copy
 import json
 import os
 import pickle
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -13,7 +11,7 @@ import paddle
 import pytest
 import yaml
 
-from conftest import REPO, run_tool, write_config
+from conftest import REPO, run_tool, train_data_parallel, write_config
 
 from ppocr.losses import build_loss
 from ppocr.utils.config import load_config, validate_config
@@ -422,12 +420,7 @@ def test_cml_trains_data_parallel_with_the_teacher_frozen(cml_run, det_data, tmp
     config = tiny_cml(det_data, out, teacher_weights=str(cml_run["out"] / "teacher"))
     config["Global"]["distributed"] = True
     path = write_config(config, tmp_path / "cml_dp.yml")
-    logs = tmp_path / "launch_logs"
-    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir", str(logs),
-           os.path.join(REPO, "tools", "train.py"), "-c", path]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
-    worker_logs = "".join((logs / name).read_text() for name in sorted(os.listdir(logs)))
-    assert proc.returncode == 0, proc.stderr[-2000:] + worker_logs[-3000:]
+    train_data_parallel(path, tmp_path / "launch_logs")
     trained = paddle.load(str(out / "latest.pdparams"))
     saved = cml_run["saved"]
     for key, value in saved.items():

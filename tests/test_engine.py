@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, TOOLS, run_tool, tiny_rec_config, write_config
+from conftest import REPO, TOOLS, run_tool, tiny_rec_config, train_data_parallel, write_config
 
 
 def read_params(prefix):
@@ -192,12 +192,7 @@ def test_bad_items_are_skipped_and_counted(rec_data, tmp_path):
 def test_two_process_data_parallel_on_cpu(rec_data, tmp_path):
     out = tmp_path / "dist"
     path = write_config(tiny_rec_config(rec_data, out, epochs=1, eval_batch_step=[0, 1000]), tmp_path / "d.yml")
-    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
-           "--log_dir", str(tmp_path / "launch_logs"), os.path.join(TOOLS, "train.py"), "-c", path]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
-    logs = "".join((tmp_path / "launch_logs" / name).read_text()
-                   for name in sorted(os.listdir(tmp_path / "launch_logs")))
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:] + logs[-3000:]
+    train_data_parallel(path, tmp_path / "launch_logs")
     log = (out / "train.log").read_text()
     assert "48 samples, 3 steps/epoch" in log  # each of the 2 ranks sees half the batches
     with open(out / "latest.states", "rb") as f:
