@@ -18,7 +18,6 @@ import _path  # noqa: F401
 
 from ppocr.data.dataset_convert import convert_label_file, convert_tao_dataset
 from ppocr.utils.cli import run_main
-from ppocr.utils.io import ensure_output_dir
 from ppocr.utils.logging import setup_logging
 
 
@@ -46,7 +45,6 @@ def main(argv=None) -> int:
     if tao_given and args.use_space_char:
         parser.error("--use_space_char applies to --label_file; a TAO character list names the space itself")
     setup_logging()
-    ensure_output_dir(args.results_dir, "--results_dir")
     if args.label_file:
         result = convert_label_file(args.label_file, args.data_dir, args.results_dir, args.character_list_file,
                                     args.use_space_char, args.max_label_length, args.tag)
