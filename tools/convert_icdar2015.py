@@ -10,6 +10,7 @@ import _path  # noqa: F401
 
 from ppocr.data.icdar2015 import convert_icdar2015
 from ppocr.utils.cli import run_main
+from ppocr.utils.io import ensure_output_file
 from ppocr.utils.logging import setup_logging
 
 
@@ -21,6 +22,7 @@ def main(argv=None) -> int:
     parser.add_argument("--image_prefix", default="", help="prefix for image paths (relative to data_dir)")
     args = parser.parse_args(argv)
     setup_logging()
+    ensure_output_file(args.out, "--out")
     written, missing = convert_icdar2015(args.gt_dir, args.image_dir, args.out, args.image_prefix)
     logging.getLogger("ppocr.convert").info("wrote %d images to %s (%d GT files without image)",
                                             written, args.out, missing)

@@ -8,6 +8,7 @@ import _path  # noqa: F401
 
 from ppocr.utils.cli import config_file, prepare_config, run_main
 from ppocr.utils.config import ArgsParser
+from ppocr.utils.io import ensure_output_file
 
 REQUIRED = ("Global", "Architecture", "PostProcess", "Train", "Eval")
 
@@ -17,6 +18,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="./train_center.pkl", help="center file to write (default %(default)s)")
     args = parser.parse_args(argv)
     config = prepare_config(args, "export", REQUIRED)
+    ensure_output_file(args.out, "--out")
     from ppocr.engine.center import export_centers
 
     with config_file(args.config):

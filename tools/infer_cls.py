@@ -5,6 +5,7 @@ Global.infer_img=crops/`` writes ``path<TAB>label<TAB>score`` lines to Global.sa
 """
 import _path  # noqa: F401
 
+from ppocr.infer.results import text_score_payload
 from ppocr.utils.cli import config_file, prepare_config, run_main
 from ppocr.utils.config import ArgsParser
 
@@ -18,7 +19,7 @@ def main(argv=None) -> int:
 
     out_path = config["Global"].get("save_res_path") or "./output/cls/predicts_cls.txt"
     with config_file(args.config):
-        total, ok, _ = predict_to_file(config, out_path, lambda path, res: f"{res[0]}\t{res[1]:.6f}")
+        total, ok, _ = predict_to_file(config, out_path, lambda path, res: text_score_payload(str(res[0]), res[1]))
     return 1 if total and ok == 0 else 0
 
 

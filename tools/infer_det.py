@@ -14,7 +14,7 @@ import numpy as np
 
 from ppocr.utils.cli import config_file, prepare_config, run_main
 from ppocr.utils.config import ArgsParser
-from ppocr.utils.io import atomic_write
+from ppocr.utils.io import atomic_write, ensure_output_dir, ensure_output_file
 
 REQUIRED = ("Global", "Architecture", "PostProcess", "Eval")
 
@@ -37,7 +37,9 @@ def main(argv=None) -> int:
     from ppocr.engine.checkpoint_predictor import predict_to_file
 
     out_path = config["Global"].get("save_res_path") or "./output/det/predicts_db.txt"
-    vis_dir = os.path.join(os.path.dirname(os.path.abspath(out_path)), "det_results")
+    ensure_output_file(out_path, "Global.save_res_path")
+    vis_dir = ensure_output_dir(os.path.join(os.path.dirname(os.path.abspath(out_path)), "det_results"),
+                                "det_results folder of Global.save_res_path")
 
     def boxes(path, result, folder):
         found = [np.asarray(points).tolist() for points in result["points"]]

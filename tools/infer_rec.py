@@ -9,6 +9,7 @@ from typing import Any
 
 import _path  # noqa: F401
 
+from ppocr.infer.results import text_score_payload
 from ppocr.utils.cli import config_file, prepare_config, run_main
 from ppocr.utils.config import ArgsParser
 
@@ -19,7 +20,7 @@ def format_text(path: str, result: Any) -> str:
     if isinstance(result, dict):
         return json.dumps({name: {"label": text, "score": round(float(score), 6)}
                            for name, (text, score) in result.items()}, ensure_ascii=False)
-    return f"{result[0]}\t{result[1]:.6f}"
+    return text_score_payload(result[0], result[1])
 
 
 def main(argv=None) -> int:

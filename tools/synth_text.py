@@ -15,6 +15,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from ppocr.data.synth import make_cls_dataset, make_det_dataset, make_rec_dataset  # noqa: E402
+from ppocr.utils.io import ensure_output_dir  # noqa: E402
 
 logger = logging.getLogger("synth_text")
 
@@ -70,6 +71,7 @@ def main(argv: list = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
+        ensure_output_dir(args.out, "--out")
         if args.task == "rec":
             summary = make_rec_dataset(args.out, args.num, charset=args.charset, fonts=args.font, seed=args.seed,
                                        height=args.height, fmt="lmdb" if args.lmdb else "files",

@@ -26,7 +26,7 @@ from ppocr.data.errors import DataError
 from ppocr.data.imaug.operators import decode_image_bytes
 from ppocr.data.lmdb_writer import write_lmdb
 from ppocr.utils.character import load_character_list
-from ppocr.utils.io import atomic_write
+from ppocr.utils.io import atomic_write, ensure_output_dir
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ def convert_label_lines(lines: List[LabelLine], image_root: str, results_dir: st
 
     if max_label_length < 1:
         raise DataError(f"max_label_length must be at least 1, got {max_label_length}")
+    ensure_output_dir(results_dir, "results_dir")
     lmdb_dir = os.path.join(results_dir, tag)
     warnings_file = os.path.join(results_dir, f"{tag}_warnings.json")
     charset = set(characters) if characters is not None else None

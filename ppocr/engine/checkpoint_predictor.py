@@ -85,26 +85,29 @@ def predict_to_file(config: Dict[str, Any], out_path: str,
     """Run ``Global.infer_img`` through a CheckpointPredictor, writing one line per input.
 
     ``format_result(path, result)`` gives the text after ``path<TAB>``; a failed input gets
-    ``path<TAB>ERROR: reason``. Returns (inputs, ok, failed).
+    ``path<TAB>ERROR: reason``; paths are escaped as in every results file (``ppocr.infer.results``).
+    Returns (inputs, ok, failed).
     """
+    from ppocr.infer.results import error_payload, format_line
     from ppocr.utils.files import list_inputs
-    from ppocr.utils.io import atomic_write
+    from ppocr.utils.io import atomic_write, ensure_output_file
 
     g = config.get("Global") or {}
     if not g.get("infer_img"):
         raise ConfigError("set Global.infer_img to an image, a folder or a list file", "Global.infer_img")
     paths = list_inputs(g["infer_img"])
+    ensure_output_file(out_path, "Global.save_res_path")
     predictor = CheckpointPredictor(config)
     ok = failed = 0
     with atomic_write(out_path) as out:
         for path, result, error in predictor.predict_files(paths):
             if error is not None:
                 failed += 1
-                out.write(f"{path}\tERROR: {error}\n")
+                out.write(format_line(path, error_payload(error)))
                 continue
             ok += 1
             line = format_result(path, result)
             logger.info("%s\t%s", path, line)
-            out.write(f"{path}\t{line}\n")
+            out.write(format_line(path, line))
     logger.info("%d inputs: %d done, %d failed; results in %s", len(paths), ok, failed, out_path)
     return len(paths), ok, failed

@@ -22,6 +22,7 @@ from ppocr.postprocess.distillation_postprocess import single_model_config
 from ppocr.engine.onnx_export import convert_to_onnx
 from ppocr.utils.checkpoint import load_params_file, prepare_model
 from ppocr.utils.crypto import encrypt_file_in_place
+from ppocr.utils.io import ensure_output_dir
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ def export_model(config: Dict[str, Any], save_dir: Optional[str] = None,
     save_dir = save_dir or g.get("save_inference_dir")
     if not save_dir:
         raise ConfigError("set Global.save_inference_dir (or pass an output dir)", "Global.save_inference_dir")
+    ensure_output_dir(save_dir, "Global.save_inference_dir")
     weights = weights or g.get("checkpoints") or g.get("pretrained_model")
     if not weights:
         raise ConfigError("no weights to export: set Global.checkpoints or Global.pretrained_model",

@@ -21,6 +21,7 @@ from ppocr.optimizer import build_optimizer
 from ppocr.postprocess import build_post_process
 from ppocr.utils.checkpoint import load_checkpoint, load_pretrained, prepare_model, save_checkpoint
 from ppocr.utils.config import dump_config
+from ppocr.utils.io import ensure_output_dir
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,8 @@ class Trainer:
         self.seed = self.gcfg["seed"] if self.gcfg["seed"] is not None else 1024
         seed_everything(self.seed)
         self.save_dir = self.gcfg["save_model_dir"]
+        if mode == "train":
+            ensure_output_dir(self.save_dir, "Global.save_model_dir")
         self.key = self.gcfg["encryption_key"]
 
         arch = self.config["Architecture"]

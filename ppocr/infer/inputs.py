@@ -233,6 +233,9 @@ def read_image(source: ImageSource, max_pixels: int = 0) -> np.ndarray:
         return as_bgr(source, max_pixels, "image array")
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
+        if os.path.isdir(path):
+            raise InputError(f"image '{path}' is a folder, not an image; to read every image in it use "
+                             f"ppocr.infer.run('system', InferOptions(image_dir={path!r}))")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"image '{path}' does not exist")
         if is_pdf(path):

@@ -8,6 +8,14 @@ joined back to its inputs:
 - rec: ``key\\ttext\\tscore``; cls: ``key\\tlabel\\tscore``
 - an input that could not be read or processed: ``key\\tERROR: one-line reason``
 
+Keys are escaped so that every line parses whatever a file is called: a backslash, tab, newline or
+carriage return in a key is written as the two characters ``\\\\``, ``\\t``, ``\\n`` or ``\\r``
+(:func:`escape_key`), and :func:`parse_line` turns them back (:func:`unescape_key`); a backslash
+followed by anything else is kept as it is. Ordinary names contain none of these characters and are
+written unchanged, so PaddleOCR-style readers that split at the first tab keep working on them.
+Payloads need no escaping: JSON escapes control characters, and error reasons and rec/cls texts are
+flattened to one line.
+
 Callers stream lines through ``ppocr.utils.io.atomic_write`` (a crashed run leaves the previous
 file intact). Multi-process runs write one part per worker, each line prefixed by the
 input's index, and :func:`merge_parts` interleaves them back into input order without loading them.
@@ -17,9 +25,24 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import re
 from typing import IO, Iterable, Iterator, List, Optional, Tuple
 
 ERROR_PREFIX = "ERROR: "
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNESCAPES = {escaped[1]: char for char, escaped in _ESCAPES.items()}
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+_ESCAPED = re.compile(r"\\([\\tnr])")
+
+
+def escape_key(key: str) -> str:
+    """``key`` with backslash, tab, newline and carriage return written as backslash escapes."""
+    return _NEEDS_ESCAPE.sub(lambda match: _ESCAPES[match.group()], key)
+
+
+def unescape_key(text: str) -> str:
+    """The key :func:`escape_key` wrote as ``text``."""
+    return _ESCAPED.sub(lambda match: _UNESCAPES[match.group(1)], text)
 
 
 def system_payload(results: List[dict]) -> str:
@@ -31,8 +54,8 @@ def det_payload(boxes: Iterable) -> str:
 
 
 def text_score_payload(text: str, score: float) -> str:
-    """``text<TAB>score`` for rec and cls; tabs and newlines inside the text would break the line format."""
-    clean = text.replace("\t", " ").replace("\n", " ")
+    """``text<TAB>score`` for rec and cls; tabs and line breaks inside the text would break the line format."""
+    clean = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
     return f"{clean}\t{score:.6f}"
 
 
@@ -45,15 +68,16 @@ def _int_points(box: Iterable) -> List[List[int]]:
 
 
 def format_line(key: str, payload: str) -> str:
-    return f"{key}\t{payload}\n"
+    """One results line, the key escaped (see the module docstring)."""
+    return f"{escape_key(key)}\t{payload}\n"
 
 
 def parse_line(line: str) -> Tuple[str, str]:
-    """(key, payload) of one results line."""
+    """(key, payload) of one results line, the key as it was before escaping."""
     key, sep, payload = line.rstrip("\n").partition("\t")
     if not sep:
         raise ValueError(f"results line has no tab between key and payload: {line[:80]!r}")
-    return key, payload
+    return unescape_key(key), payload
 
 
 def load_system_results(path: str) -> Iterator[Tuple[str, Optional[list], Optional[str]]]:

@@ -26,7 +26,7 @@ from ppocr.infer import results as fmt
 from ppocr.infer.inputs import InputImage, iter_images, list_input_files
 from ppocr.infer.options import InferOptions
 from ppocr.infer.visualize import draw_boxes, draw_ocr, save_image, visual_path
-from ppocr.utils.io import atomic_write
+from ppocr.utils.io import atomic_write, ensure_output_dir
 
 logger = logging.getLogger(__name__)
 
@@ -276,6 +276,7 @@ def run(task_name: str, options: InferOptions) -> RunSummary:
     results_path = os.path.join(options.draw_img_save_dir, task_cls.results_name)
     summary.results_path = results_path if options.save_results else ""
     workers = min(options.total_process_num, len(files)) if options.use_mp else 1
+    _check_output_dirs(options, task_cls, workers)
     sink = atomic_write(results_path) if options.save_results else open(os.devnull, "w", encoding="utf-8")
     with sink as out:
         if workers > 1:
@@ -289,6 +290,15 @@ def run(task_name: str, options: InferOptions) -> RunSummary:
     logger.info("%s", summary.describe())
     logger.info("%s", summary.describe_timings())
     return summary
+
+
+def _check_output_dirs(options: InferOptions, task_cls: type, workers: int) -> None:
+    """Make the output folders the run will write before any model loads, so a bad path fails in one line."""
+    draws = options.is_visualize and task_cls in (SystemTask, DetTask)
+    if options.save_results or draws or workers > 1:
+        ensure_output_dir(options.draw_img_save_dir, "--draw_img_save_dir")
+    if options.save_crop_res and task_cls is SystemTask:
+        ensure_output_dir(options.crop_res_save_dir, "--crop_res_save_dir")
 
 
 def _without_outputs(files: List[Tuple[str, str]], options: InferOptions) -> List[Tuple[str, str]]:

@@ -90,7 +90,10 @@ class TextSystem:
             self.ocr(np.full((640, 640, 3), 255, dtype=np.uint8))
 
     def __call__(self, image: ImageSource) -> List[dict]:
-        """``[{"transcription", "points", "score"}, ...]`` in reading order for a path, bytes or BGR array."""
+        """``[{"transcription", "points", "score"}, ...]`` in reading order for a path, bytes or BGR array.
+
+        One image per call; a folder is refused with a pointer to ``ppocr.infer.run``, which runs folders,
+        lists and PDFs with a results file, progress and per-input error handling."""
         return self.ocr(image)[0]
 
     def ocr(self, image: ImageSource) -> Tuple[List[dict], Dict[str, float]]:

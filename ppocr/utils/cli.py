@@ -18,9 +18,10 @@ def _expected_errors() -> tuple:
     from ppocr.data.errors import DataError
     from ppocr.engine.onnx_export import OnnxExportError
     from ppocr.utils.crypto import EncryptionError
-    from ppocr.utils.errors import CheckpointError
+    from ppocr.utils.errors import CheckpointError, OutputDirError
 
-    return ConfigError, CheckpointError, DataError, EncryptionError, OnnxExportError, FileNotFoundError
+    return (ConfigError, CheckpointError, DataError, EncryptionError, OnnxExportError, OutputDirError,
+            FileNotFoundError)
 
 
 @contextlib.contextmanager
@@ -40,6 +41,7 @@ def prepare_config(args: Any, task: str, require: Iterable[str]) -> Dict[str, An
     start logging (to ``<task dir>/<task>.log`` when the task has a folder)."""
     from ppocr.utils.config import apply_results_dir, load_and_override
     from ppocr.utils.crypto import resolve_key
+    from ppocr.utils.io import ensure_output_dir
     from ppocr.utils.logging import setup_logging
 
     config = load_and_override(args.config, args.opt, require=require)
@@ -53,6 +55,9 @@ def prepare_config(args: Any, task: str, require: Iterable[str]) -> Dict[str, An
         log_file = os.path.join(g.get("save_model_dir", "./output/model"), "train.log")
     elif g.get("results_dir"):
         log_file = os.path.join(g["results_dir"], task, f"{task}.log")
+    if log_file:
+        option = "Global.results_dir" if g.get("results_dir") else "Global.save_model_dir"
+        ensure_output_dir(os.path.dirname(log_file), option)
     setup_logging(log_file)
     return config
 

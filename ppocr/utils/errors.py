@@ -3,3 +3,7 @@
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable, inconsistent or does not fit the model."""
+
+
+class OutputDirError(ValueError):
+    """An output folder (or an output file's folder) cannot be made or written; checked before work starts."""

@@ -16,6 +16,7 @@ from ppocr.slim.prune.graph import trace_channel_groups
 from ppocr.slim.prune.pruner import prune_model, search_amount
 from ppocr.slim.prune.settings import PruneSettings
 from ppocr.utils.checkpoint import save_checkpoint
+from ppocr.utils.io import ensure_output_dir, ensure_output_file
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,8 @@ def _weights_id(config: Dict[str, Any]) -> str:
 
 def _sensitivity_path(config: Dict[str, Any], settings: PruneSettings) -> str:
     save_dir = (config.get("Global") or {}).get("save_model_dir", "./output/model")
-    return settings.sensitivity_file or os.path.join(save_dir, "sensitivity.csv")
+    path = settings.sensitivity_file or os.path.join(save_dir, "sensitivity.csv")
+    return ensure_output_file(path, "Prune.sensitivity_file" if settings.sensitivity_file else "Global.save_model_dir")
 
 
 def run_sensitivity(config: Dict[str, Any], settings: Optional[PruneSettings] = None):
@@ -84,10 +86,10 @@ def run_sensitivity(config: Dict[str, Any], settings: Optional[PruneSettings] = 
     from ppocr.slim.sensitivity import analyze_sensitivity
 
     settings = settings or prune_settings(config)
+    path = _sensitivity_path(config, settings)
     trainer = _trainer(config)
     if trainer.eval_loader is None:
         raise ConfigError("sensitivity analysis evaluates the model: the config needs an Eval section")
-    path = _sensitivity_path(config, settings)
     table = analyze_sensitivity(trainer.model, _evaluator(trainer), trace_input_shape(config, settings), settings,
                                 path=path, metric=trainer.metric.main_indicator, model_id=_weights_id(config))
     logger.info("sensitivity table: %s (%d rows)", path, len(table.rows))
@@ -97,6 +99,12 @@ def run_sensitivity(config: Dict[str, Any], settings: Optional[PruneSettings] = 
 def run_prune(config: Dict[str, Any], evaluate: bool = False) -> Dict[str, Any]:
     """Prune the trained model as the ``Prune`` section says and save it; returns a summary of figures."""
     settings = prune_settings(config)
+    g = config.get("Global") or {}
+    ensure_output_dir(g.get("save_model_dir", "./output/model"), "Global.save_model_dir")
+    if settings.export and g.get("save_inference_dir"):
+        ensure_output_dir(g["save_inference_dir"], "Global.save_inference_dir")
+    if settings.use_sensitivity and (settings.pruned_params is not None or settings.pruned_flops is not None):
+        _sensitivity_path(config, settings)
     trainer = _trainer(config)
     model = trainer.model
     shape = trace_input_shape(config, settings)

@@ -14,6 +14,7 @@ from ppocr.slim.quant.ptq import calibrate, calibration_batches, prepare_for_cal
 from ppocr.slim.quant.qat import qat_hook
 from ppocr.slim.quant.settings import QuantSettings
 from ppocr.utils.checkpoint import load_params_file, prepare_model
+from ppocr.utils.io import ensure_output_dir
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,15 @@ def quant_settings(config: Dict[str, Any]) -> QuantSettings:
     return QuantSettings.from_config(config.get("Quant"))
 
 
+def check_inference_dir(config: Dict[str, Any]) -> str:
+    """``Global.save_inference_dir``, made and checked now: a bad path must not surface after QAT or calibration."""
+    save_dir = (config.get("Global") or {}).get("save_inference_dir")
+    if not save_dir:
+        raise ConfigError("set Global.save_inference_dir to the folder for the quantized model",
+                          "Global.save_inference_dir")
+    return ensure_output_dir(save_dir, "Global.save_inference_dir")
+
+
 def run_qat(config: Dict[str, Any], settings: QuantSettings) -> str:
     """Fine-tune ``Global.pretrained_model`` (float) with PACT and fake quantization, saving checkpoints
     like training does (``Global.checkpoints`` resumes a QAT run), then export the best checkpoint."""
@@ -36,6 +46,7 @@ def run_qat(config: Dict[str, Any], settings: QuantSettings) -> str:
     if not g.get("pretrained_model") and not g.get("checkpoints"):
         raise ConfigError("QAT fine-tunes a trained float model: set Global.pretrained_model "
                           "(or Global.checkpoints to resume a QAT run)", "Global.pretrained_model")
+    check_inference_dir(config)
     trainer = Trainer(config, mode="train", model_hooks=[qat_hook(settings)])
     trainer.train()
     if trainer.rank != 0:
@@ -53,6 +64,7 @@ def run_ptq(config: Dict[str, Any], settings: QuantSettings) -> str:
     weights = g.get("checkpoints") or g.get("pretrained_model")
     if not weights:
         raise ConfigError("PTQ needs trained float weights: set Global.pretrained_model", "Global.pretrained_model")
+    check_inference_dir(config)
     paddle.set_device("cpu")
     key = g.get("encryption_key")
     post_process = build_post_process(config["PostProcess"], g)
@@ -74,5 +86,6 @@ def export_checkpoint(config: Dict[str, Any], settings: QuantSettings) -> str:
     weights = g.get("checkpoints") or g.get("pretrained_model")
     if not weights:
         raise ConfigError("set Global.checkpoints to the QAT checkpoint to export", "Global.checkpoints")
+    check_inference_dir(config)
     paddle.set_device("cpu")
     return export_quantized(build_quantized_from_checkpoint(config, settings, weights), config, settings)
