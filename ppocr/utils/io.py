@@ -50,9 +50,8 @@ def fsync_dir(directory: str) -> None:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether another live process has this pid (this process counts as not alive: its own leftovers
-    can only come from an earlier process that had the same pid, e.g. in a restarted container)."""
-    if pid == os.getpid() or pid <= 0:
+    """Whether a process with this pid runs (this one included: another thread may be writing)."""
+    if pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -76,8 +75,7 @@ def clean_stale_temps(folder: str, target: Optional[str] = None) -> List[str]:
     module, only for ``target`` when given, never those of a live process); returns what was removed.
 
     An ``atomic_dir`` killed between its two renames left no ``target`` but its previous version as
-    ``….tmp.old``: that is put back instead of removed. Call it where this process has no write in
-    flight in ``folder``.
+    ``….tmp.old``: that is put back instead of removed.
     """
     try:
         names = sorted(os.listdir(folder))
@@ -102,6 +100,23 @@ def clean_stale_temps(folder: str, target: Optional[str] = None) -> List[str]:
         logger.info("removed %d temporary file(s) left by an interrupted run in %s: %s%s", len(removed), folder,
                     ", ".join(removed[:3]), ", ..." if len(removed) > 3 else "")
     return removed
+
+
+def make_temp_dir(folder: str, name: str) -> str:
+    """A new private staging directory ``folder/.<name>.<pid>.<random>.tmp``, made after removing the
+    ones killed runs left for the same ``name``; the caller removes it."""
+    clean_stale_temps(folder, name)
+    return tempfile.mkdtemp(prefix=temp_prefix(os.path.join(folder, name)), suffix=".tmp", dir=folder)
+
+
+@contextlib.contextmanager
+def temp_dir(folder: str, name: str) -> Iterator[str]:
+    """``make_temp_dir`` for the duration of a block."""
+    tmp = make_temp_dir(folder, name)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager
