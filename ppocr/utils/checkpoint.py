@@ -92,7 +92,7 @@ def recover_checkpoint(prefix: str) -> bool:
         return False
     try:
         _roll_forward(prefix, journal)
-    except PermissionError:
+    except OSError:  # a read-only folder or file system
         return False
     logger.warning("completed the interrupted save of checkpoint %s", prefix)
     return True
