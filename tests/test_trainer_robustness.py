@@ -123,6 +123,13 @@ def test_eval_stops_when_the_first_samples_all_fail_alike(rec_data, tmp_path, ke
         ds[FIRST_FAILURES - 1]
 
 
+def test_a_batch_that_cannot_be_stacked_becomes_the_batch_error():
+    from ppocr.data.collate import BatchCollator
+
+    out = BatchCollator()([[np.zeros(2), 1], [np.zeros(2)]])
+    assert out["batch"] is None and out["error"].startswith("cannot make a batch: ValueError: samples of one batch")
+
+
 # ---- item 10: loader workers die with a killed trainer ------------------------------------------------------
 
 def test_loader_workers_exit_when_the_trainer_is_killed(rec_data, tmp_path):

@@ -57,8 +57,10 @@ class BatchCollator:
     def __call__(self, samples: List[Any]) -> Dict[str, Any]:
         report = self.dataset.take_skip_report() if self.dataset is not None else {}
         failure = next((s for s in samples if isinstance(s, LoadFailure)), None)
-        kept = [s for s in samples if s is not None and failure is None]
-        batch, error = None, failure.message if failure is not None else None
+        if failure is not None:
+            return {"batch": None, "kept": np.zeros(1, dtype=np.int64), "skipped": report, "error": failure.message}
+        kept = [s for s in samples if s is not None]
+        batch, error = None, None
         if kept:
             try:
                 batch = stack_samples(kept)
