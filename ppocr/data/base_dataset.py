@@ -7,6 +7,9 @@ so all ranks and all worker processes agree on it.
 
 Operators that mix samples (CopyPaste) declare ``ext_data_num``: the dataset then hands them that
 many other samples, run through the first ``ext_op_transform_idx`` operators, as ``data["ext_data"]``.
+
+Bad data is skipped and counted; a broken pipeline stops with a PipelineError instead of skipping every
+sample: KeepKeys asking for a key no operator made, or the first samples of a process all failing alike.
 """
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import paddle
 
-from ppocr.data.errors import DataError
+from ppocr.data.errors import DataError, PipelineError
 from ppocr.data.imaug import create_operators
+from ppocr.data.imaug.operators import KeepKeys
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -29,6 +33,9 @@ MODES = ("train", "eval", "test")
 MAX_DRAWS = 20
 # Per process and reason; later skips for the same reason are counted but not logged.
 WARNINGS_PER_REASON = 3
+# Eval/test mode: a process whose first samples all fail for the same reason has a config error, not bad
+# data (train mode stops sooner, after MAX_DRAWS failed draws for one index).
+FIRST_FAILURES = 20
 
 
 class SampleSkipped(Exception):
@@ -84,6 +91,7 @@ class OCRDataset(paddle.io.Dataset):
         self._reported: collections.Counter = collections.Counter()
         self._unreported: collections.Counter = collections.Counter()
         self._warned: collections.Counter = collections.Counter()
+        self._prepared = False
         self._offsets = np.zeros(1, dtype=np.int64)
         self._draw_counts: List[int] = []
         self._order = np.zeros(0, dtype=np.int64)
@@ -136,20 +144,25 @@ class OCRDataset(paddle.io.Dataset):
         ext_rng = random.Random(f"{self.seed}:{self.epoch}:{index}:ext")
         if self.mode != "train":
             try:
-                return self._prepare(sample, len(self.ops), ext_rng)
+                return self._prepared_sample(sample, ext_rng)
             except SampleSkipped as skip:
                 self._record_skip(skip)
                 return None
         rng = random.Random(f"{self.seed}:{self.epoch}:{index}")
         for _ in range(MAX_DRAWS):
             try:
-                return self._prepare(sample, len(self.ops), ext_rng)
+                return self._prepared_sample(sample, ext_rng)
             except SampleSkipped as skip:
                 self._record_skip(skip)
                 last = skip
             sample = int(self._order[rng.randrange(len(self._order))])
         raise DataError(f"{MAX_DRAWS} samples in a row could not be used, last {last}; "
                         f"check the data and the transforms")
+
+    def _prepared_sample(self, sample: int, ext_rng: random.Random) -> Any:
+        data = self._prepare(sample, len(self.ops), ext_rng)
+        self._prepared = True
+        return data
 
     def _prepare(self, sample: int, num_ops: int, ext_rng: Optional[random.Random]) -> Any:
         """Read a sample and run the first ``num_ops`` operators on it; extra samples are attached
@@ -165,6 +178,12 @@ class OCRDataset(paddle.io.Dataset):
         for op, name in zip(self.ops[:num_ops], self.op_names[:num_ops]):
             try:
                 data = op(data)
+            except KeyError as exc:
+                if isinstance(op, KeepKeys):  # no sample can have the key: the transforms are misconfigured
+                    message = exc.args[0] if exc.args else exc
+                    raise PipelineError(f"{self.mode.capitalize()}.dataset.transforms: {message} (sample {where})") \
+                        from None
+                raise SampleSkipped(where, f"{name} raised KeyError", str(exc)) from exc
             except Exception as exc:
                 raise SampleSkipped(where, f"{name} raised {type(exc).__name__}", str(exc)) from exc
             if data is None:
@@ -197,6 +216,10 @@ class OCRDataset(paddle.io.Dataset):
         self._unreported[skip.reason] += 1
         self._warned[skip.reason] += 1
         shown = self._warned[skip.reason]
+        if self.mode != "train" and not self._prepared and shown >= FIRST_FAILURES:
+            raise PipelineError(f"{self.mode.capitalize()}.dataset: no sample could be used yet and {shown} failed the "
+                                f"same way, last {skip}; check the transforms and data_dir (this is the setup, "
+                                "not a few bad samples)")
         if shown <= WARNINGS_PER_REASON:
             tail = "; further skips for this reason are only counted" if shown == WARNINGS_PER_REASON else ""
             logger.warning("skipped sample %s%s", skip, tail)

@@ -6,6 +6,16 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ppocr.data.errors import DataError
+
+
+class LoadFailure:
+    """Stands in for a sample whose loading raised: the message travels with the batch to the main
+    process, which raises it (paddle's loader thread would otherwise die silently and hang the run)."""
+
+    def __init__(self, exc: BaseException):
+        self.message = str(exc) if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
+
 
 def stack_field(values: Sequence[Any]) -> Any:
     """Numbers and equally shaped arrays become one array with a batch axis; arrays of different
@@ -34,20 +44,26 @@ def stack_samples(samples: Sequence[Any]) -> Any:
 class BatchCollator:
     """Collate function for paddle.io.DataLoader.
 
-    Returns ``{"batch": stacked fields or None, "kept": array([n]), "skipped": {reason: n}}``:
-    ``batch`` is None when every sample was dropped; ``kept`` guarantees the batch holds at least
-    one array (paddle's loader stops at a batch without arrays); ``skipped`` carries the skip
-    counts of the process that built the batch back to the main process.
+    Returns ``{"batch": stacked fields or None, "kept": array([n]), "skipped": {reason: n},
+    "error": message or None}``: ``batch`` is None when every sample was dropped or loading failed
+    (``error`` then says why); ``kept`` guarantees the batch holds at least one array (paddle's loader
+    stops at a batch without arrays); ``skipped`` carries the skip counts of the process that built the
+    batch back to the main process.
     """
 
     def __init__(self, dataset: Optional[Any] = None):
         self.dataset = dataset
 
     def __call__(self, samples: List[Any]) -> Dict[str, Any]:
-        kept = [s for s in samples if s is not None]
         report = self.dataset.take_skip_report() if self.dataset is not None else {}
-        return {
-            "batch": stack_samples(kept) if kept else None,
-            "kept": np.array([len(kept)], dtype=np.int64),
-            "skipped": report,
-        }
+        failure = next((s for s in samples if isinstance(s, LoadFailure)), None)
+        if failure is not None:
+            return {"batch": None, "kept": np.zeros(1, dtype=np.int64), "skipped": report, "error": failure.message}
+        kept = [s for s in samples if s is not None]
+        batch, error = None, None
+        if kept:
+            try:
+                batch = stack_samples(kept)
+            except Exception as exc:  # noqa: BLE001 - any failure must reach the main process as a message
+                error = f"cannot make a batch: {LoadFailure(exc).message}"
+        return {"batch": batch, "kept": np.array([len(kept)], dtype=np.int64), "skipped": report, "error": error}

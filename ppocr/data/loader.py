@@ -1,14 +1,25 @@
-"""Build the batch stream for one config section (Train / Eval / Test)."""
+"""Build the batch stream for one config section (Train / Eval / Test).
+
+Whatever fails while loading (in paddle's loader thread or a worker process) ends the run with the
+error in the main process, and worker processes die with the process that started them.
+"""
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
+import sys
+import threading
+import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import paddle
 
 from ppocr.data.base_dataset import OCRDataset
 from ppocr.data import lmdb_dataset, simple_dataset  # noqa: F401  (register the datasets)
-from ppocr.data.collate import BatchCollator
+from ppocr.data.collate import BatchCollator, LoadFailure
+from ppocr.data.errors import DataError
 from ppocr.utils.registry import DATASETS, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -24,6 +35,57 @@ LOADER_KEYS: Dict[str, Tuple[type, Any]] = {
 }
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_POLL_SECONDS = 1.0
+
+
+class _GuardedDataset(paddle.io.Dataset):
+    """What paddle's loader reads: a sample whose loading raises becomes a LoadFailure, which the
+    collate function turns into the batch's error message."""
+
+    def __init__(self, dataset: OCRDataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        try:
+            return self.dataset[index]
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the main process
+            return LoadFailure(exc)
+
+
+class WorkerLifeline:
+    """``worker_init_fn`` that makes a loader worker die with its parent (a trainer killed by SIGKILL
+    cannot stop its workers; paddle's own parent check never runs while a worker is blocked).
+
+    On Linux the kernel kills the worker (PR_SET_PDEATHSIG); elsewhere a thread watches the parent pid.
+    """
+
+    def __init__(self) -> None:
+        self.parent_pid = os.getpid()
+
+    def __call__(self, worker_id: int) -> None:
+        if not (sys.platform.startswith("linux") and self._set_death_signal()):
+            threading.Thread(target=self._watch_parent, name="ppocr-parent-watch", daemon=True).start()
+        if os.getppid() != self.parent_pid:  # the parent died before the signal was armed
+            os._exit(1)
+
+    @staticmethod
+    def _set_death_signal() -> bool:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            return False
+
+    def _watch_parent(self) -> None:
+        while os.getppid() == self.parent_pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+
 class OCRDataLoader:
     """Iterates a paddle DataLoader and yields each batch as the list of tensors in KeepKeys order.
 
@@ -33,11 +95,16 @@ class OCRDataLoader:
     - Call ``set_epoch(epoch)`` before each training epoch: it redraws the dataset's ratio_list
       sample and seeds the sampler's shuffle (calling ``dataset.set_epoch`` and
       ``batch_sampler.set_epoch`` does the same). Workers are started per pass, so they see it.
+    - A sample or batch whose loading raised ends the pass with that error as a DataError, and so
+      does a pass in which every sample was skipped.
     """
 
-    def __init__(self, loader: paddle.io.DataLoader, dataset: OCRDataset):
+    def __init__(self, loader: paddle.io.DataLoader, dataset: OCRDataset, section: str = "",
+                 lifeline: Optional[WorkerLifeline] = None):
         self.loader = loader
         self.dataset = dataset
+        self.section = section or type(dataset).__name__
+        self.lifeline = lifeline
         self.batch_sampler = loader.batch_sampler
 
     def __len__(self) -> int:
@@ -53,11 +120,20 @@ class OCRDataLoader:
         # counts first so the workers' copies start empty and nothing is counted twice.
         self.dataset.add_skip_report(self.dataset.take_skip_report())
         skipped_before = self.dataset.get_skip_stats()["total"]
+        if self.lifeline is not None:
+            self.lifeline.parent_pid = os.getpid()
+        batches = 0
         for out in self.loader:
             self.dataset.add_skip_report(out["skipped"])
+            if out["error"]:
+                raise DataError(out["error"])
             if out["batch"] is not None:
+                batches += 1
                 yield out["batch"]
         skipped = self.dataset.get_skip_stats()["total"] - skipped_before
+        if skipped and not batches:
+            raise DataError(f"{self.section}: every sample of the pass was skipped ({skipped}); by reason: "
+                            f"{self.dataset.get_skip_stats()['by_reason']}")
         if skipped:
             logger.warning("%d sample(s) skipped in this pass over %s; totals by reason: %s",
                            skipped, type(self.dataset).__name__, self.dataset.get_skip_stats()["by_reason"])
@@ -124,9 +200,10 @@ def build_dataloader(config: Dict[str, Any], mode: str, seed: Optional[int] = No
     else:
         sampler = paddle.io.BatchSampler(dataset=dataset, batch_size=options["batch_size_per_card"],
                                          shuffle=options["shuffle"], drop_last=options["drop_last"])
-    loader = paddle.io.DataLoader(dataset, batch_sampler=sampler, collate_fn=BatchCollator(dataset),
-                                  num_workers=options["num_workers"],
+    lifeline = WorkerLifeline() if options["num_workers"] > 0 else None
+    loader = paddle.io.DataLoader(_GuardedDataset(dataset), batch_sampler=sampler, collate_fn=BatchCollator(dataset),
+                                  num_workers=options["num_workers"], worker_init_fn=lifeline,
                                   use_shared_memory=options["use_shared_memory"], return_list=True)
     log.info("%s: %s with %d samples, %d batches of %d", mode, type(dataset).__name__, len(dataset),
              len(loader), options["batch_size_per_card"])
-    return dataset, OCRDataLoader(loader, dataset)
+    return dataset, OCRDataLoader(loader, dataset, mode, lifeline)

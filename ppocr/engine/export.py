@@ -9,7 +9,6 @@ import copy
 import logging
 import os
 import shutil
-import tempfile
 from typing import Any, Dict, List, Optional
 
 import paddle
@@ -22,7 +21,7 @@ from ppocr.postprocess.distillation_postprocess import single_model_config
 from ppocr.engine.onnx_export import convert_to_onnx
 from ppocr.utils.checkpoint import load_params_file, prepare_model
 from ppocr.utils.crypto import encrypt_file_in_place
-from ppocr.utils.io import ensure_output_dir
+from ppocr.utils.io import ensure_output_dir, temp_dir
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -153,7 +152,7 @@ def _write_inference(model: paddle.nn.Layer, config: Dict[str, Any], post_proces
     wrapper = _ExportWrapper(model, _output_key(config["Architecture"]))
     static = paddle.jit.to_static(wrapper, input_spec=[spec], full_graph=True)
     os.makedirs(save_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".export.", dir=save_dir) as tmp:
+    with temp_dir(save_dir, "export") as tmp:
         paddle.jit.save(static, os.path.join(tmp, "inference"))
         with open(os.path.join(tmp, "inference.yml"), "w", encoding="utf-8") as f:
             yaml.safe_dump(inference_meta(config, post_process), f, sort_keys=False, allow_unicode=True)
@@ -194,7 +193,7 @@ def _export_distillation(model: DistillationModel, config: Dict[str, Any], save_
     for name in model.model_names:
         sub_config = dict(config, Architecture=sub_configs[name], PostProcess=post_config)
         _write_inference(model.sub_model(name), sub_config, post_process, os.path.join(save_dir, name), onnx, key)
-    with tempfile.TemporaryDirectory(prefix=".export.", dir=save_dir) as tmp:
+    with temp_dir(save_dir, "export") as tmp:
         source = os.path.join(save_dir, deployed)
         for name in os.listdir(source):
             if os.path.isfile(os.path.join(source, name)):

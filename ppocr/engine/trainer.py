@@ -19,7 +19,8 @@ from ppocr.metrics import build_metric
 from ppocr.modeling.architectures import build_model, with_class_count
 from ppocr.optimizer import build_optimizer
 from ppocr.postprocess import build_post_process
-from ppocr.utils.checkpoint import load_checkpoint, load_pretrained, prepare_model, save_checkpoint
+from ppocr.utils.checkpoint import (load_checkpoint, load_pretrained, prepare_model, recover_checkpoints,
+                                    save_checkpoint)
 from ppocr.utils.config import dump_config
 from ppocr.utils.io import ensure_output_dir
 from ppocr.utils.registry import ConfigError
@@ -237,6 +238,7 @@ class Trainer:
         log_every = max(1, g["print_batch_step"])
         writer = self._visualdl_writer()
         if self.rank == 0:
+            recover_checkpoints(self.save_dir)
             logger.info("config:\n%s", dump_config(self.config))
             logger.info("train: %d samples, %d steps/epoch, %d epochs", len(self.train_dataset),
                         steps_per_epoch, epoch_num)
@@ -262,6 +264,8 @@ class Trainer:
                 if self.ema is not None:
                     self.ema.update()
                 self.states["global_step"] += 1
+                if step == steps_per_epoch:  # a checkpoint saved from here on resumes with the next epoch
+                    self.states["epoch"] = epoch
                 global_step = self.states["global_step"]
                 stats = {k: _to_numpy_scalar(v) for k, v in losses.items()}
                 if not np.isfinite(stats["loss"]):

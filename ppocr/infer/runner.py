@@ -16,7 +16,6 @@ import multiprocessing
 import os
 import queue as queue_module
 import shutil
-import tempfile
 import time
 from typing import IO, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -26,7 +25,7 @@ from ppocr.infer import results as fmt
 from ppocr.infer.inputs import InputImage, iter_images, list_input_files
 from ppocr.infer.options import InferOptions
 from ppocr.infer.visualize import draw_boxes, draw_ocr, save_image, visual_path
-from ppocr.utils.io import atomic_write, ensure_output_dir
+from ppocr.utils.io import atomic_write, ensure_output_dir, make_temp_dir
 
 logger = logging.getLogger(__name__)
 
@@ -350,7 +349,7 @@ def _run_processes(task_name: str, options: InferOptions, files: Sequence[Tuple[
     logger.info("splitting %d inputs over %d processes, %d CPU thread(s) each", len(files), workers, threads)
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()
-    part_dir = tempfile.mkdtemp(prefix=".parts.", dir=os.path.abspath(options.draw_img_save_dir))
+    part_dir = make_temp_dir(os.path.abspath(options.draw_img_save_dir), "parts")
     part_paths = [os.path.join(part_dir, f"part{worker}.txt") for worker in range(workers)]
     processes = []
     try:

@@ -1,43 +1,162 @@
-"""Checkpoints: ``<prefix>.pdparams`` + ``.pdopt`` + ``.states`` (+ ``.pdema`` with model EMA), written
-atomically and resumed exactly.
+"""Checkpoints: ``<prefix>.pdparams`` + ``.pdopt`` + ``.states`` (+ ``.pdema`` with model EMA, ``.prune.json``
+for a pruned model), PaddleOCR's file names, replaced as one set and resumed exactly.
 
-The files of one save carry one random token; a set whose tokens differ (a crash between the renames)
-is refused on resume instead of mixing weights from one step with optimizer moments from another.
+A save writes every file under a temporary name, then commits with ONE atomic rename: a small journal
+``.<name>.checkpoint.json`` naming the new files. Only then are they renamed over the old ones and the
+journal removed. A kill before the commit leaves the old set (plus temporary files, cleaned later); a kill
+after it is rolled forward by the next save, by ``recover_checkpoints`` at the start of training, or by
+any load once the writer is gone; a load while the writer is still renaming reads the new files where
+they are. Either way each prefix loads as one complete set, old or new.
+
+The files of one save also carry one random token, so a set mixed by hand is refused on resume.
 With an encryption key every file is encrypted (``ppocr.utils.crypto``).
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import os
 import pickle
 import uuid
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import paddle
 
 from ppocr.utils import crypto
 from ppocr.utils.errors import CheckpointError
-from ppocr.utils.io import atomic_write
+from ppocr.utils.io import atomic_write, clean_stale_temps, fsync_dir, make_temp_file, pid_alive
 
 logger = logging.getLogger(__name__)
 
 TOKEN_KEY = "@checkpoint_token"
+PLAN_SUFFIX = ".prune.json"  # ppocr.slim.prune.plan.plan_path
+SET_SUFFIXES = (".pdparams", ".pdopt", ".pdema", ".states", PLAN_SUFFIX)
+JOURNAL_SUFFIX = ".checkpoint.json"
+# Names shown when a summary lists parameters.
+EXAMPLES = 3
 
 
 def _strip_suffix(path: str) -> str:
-    for suffix in (".pdparams", ".pdopt", ".pdema", ".states"):
+    for suffix in SET_SUFFIXES:
         if path.endswith(suffix):
             return path[: -len(suffix)]
     return path
 
 
+def _journal_path(prefix: str) -> str:
+    directory, name = os.path.split(os.path.abspath(prefix))
+    return os.path.join(directory, f".{name}{JOURNAL_SUFFIX}")
+
+
+def _read_journal(prefix: str) -> Optional[Dict[str, Any]]:
+    """The commit record of a save whose renames may be unfinished, or None."""
+    path = _journal_path(prefix)
+    try:
+        with open(path, encoding="utf-8") as f:
+            journal = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read checkpoint journal '{path}': {exc}") from None
+    files, remove = journal.get("files"), journal.get("remove")
+    if (not isinstance(files, dict) or not isinstance(remove, list)
+            or not all(s in SET_SUFFIXES and isinstance(n, str) and n == os.path.basename(n) and n.startswith(".")
+                       for s, n in files.items())
+            or not all(s in SET_SUFFIXES for s in remove)):
+        raise CheckpointError(f"checkpoint journal '{path}' is malformed; delete it and the checkpoint "
+                              f"'{prefix}' keeps the files it has")
+    return journal
+
+
+def _roll_forward(prefix: str, journal: Dict[str, Any]) -> None:
+    """Put every file of a committed save in place, then drop the journal (safe to repeat after a kill)."""
+    directory = os.path.dirname(os.path.abspath(prefix))
+    for suffix, name in journal["files"].items():
+        with contextlib.suppress(FileNotFoundError):  # already renamed
+            os.replace(os.path.join(directory, name), prefix + suffix)
+    for suffix in journal["remove"]:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(prefix + suffix)
+    fsync_dir(directory)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(_journal_path(prefix))
+
+
+def recover_checkpoint(prefix: str) -> bool:
+    """Finish the renames of a save of ``prefix`` killed after its commit; False when there is none, its
+    writer still runs, or the folder is read-only (loads then read the committed files where they are)."""
+    journal = _read_journal(prefix)
+    if journal is None or pid_alive(int(journal.get("pid", -1))):
+        return False
+    try:
+        _roll_forward(prefix, journal)
+    except OSError:  # a read-only folder or file system
+        return False
+    logger.warning("completed the interrupted save of checkpoint %s", prefix)
+    return True
+
+
+def recover_checkpoints(folder: str) -> None:
+    """Before training writes into ``folder``: finish interrupted checkpoint saves, then remove the
+    temporary files that killed writers left there."""
+    try:
+        names = sorted(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in names:
+        if name.startswith(".") and name.endswith(JOURNAL_SUFFIX):
+            recover_checkpoint(os.path.join(folder, name[1:-len(JOURNAL_SUFFIX)]))
+    clean_stale_temps(folder)
+
+
+def _set_files(prefix: str) -> Dict[str, Tuple[str, str]]:
+    """``{suffix: (path to read, final path)}`` of the set's current files: the committed new file where
+    a save's renames are still running, else the file under its final name."""
+    recover_checkpoint(prefix)
+    journal = _read_journal(prefix)
+    directory = os.path.dirname(os.path.abspath(prefix))
+    files = {}
+    for suffix in SET_SUFFIXES:
+        final = prefix + suffix
+        if journal is not None and suffix in journal["files"]:
+            staged = os.path.join(directory, journal["files"][suffix])
+            files[suffix] = (staged if os.path.exists(staged) else final, final)
+        elif journal is not None and suffix in journal["remove"]:
+            continue
+        elif os.path.isfile(final):
+            files[suffix] = (final, final)
+    return files
+
+
+def _read(entry: Tuple[str, str], key: Optional[str]) -> bytes:
+    path, final = entry
+    try:
+        try:
+            return crypto.read_file(path, key)
+        except FileNotFoundError:
+            if path == final:
+                raise
+            return crypto.read_file(final, key)  # renamed into place meanwhile
+    except crypto.EncryptionError as exc:
+        raise CheckpointError(str(exc)) from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot read '{final}': {exc}") from None
+
+
+def _load(entry: Tuple[str, str], key: Optional[str] = None) -> Dict[str, Any]:
+    data = _read(entry, key)
+    try:
+        return paddle.load(io.BytesIO(data))
+    except Exception as exc:
+        raise CheckpointError(f"cannot read '{entry[1]}': {exc}") from None
+
+
 def _stage(data: bytes, path: str, key: Optional[str]) -> str:
     """Write ``data`` (encrypted with ``key``) beside ``path`` under a temporary name."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "wb") as f:
+    fd, tmp = make_temp_file(path)
+    with os.fdopen(fd, "wb") as f:
         f.write(crypto.encrypt_bytes(data, key) if key else data)
         f.flush()
         os.fsync(f.fileno())
@@ -53,53 +172,64 @@ def _paddle_bytes(obj: Any) -> bytes:
 def save_checkpoint(model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer.Optimizer], prefix: str,
                     states: Dict[str, Any], ema_params: Optional[Dict[str, Any]] = None,
                     key: Optional[str] = None) -> None:
-    """Write every file to a temporary name, then rename them into place, ``.states`` last.
+    """Replace the set at ``prefix`` as a whole (see the module docstring): stage, commit, rename.
 
-    A pruned model also writes its channel plan (``<prefix>.prune.json``) so the checkpoint can be rebuilt.
+    Files of the old set the new one does not have (``.pdopt`` without optimizer, ``.pdema``, a prune
+    plan) are removed with the commit. A pruned model writes its channel plan so it can be rebuilt.
     """
-    from ppocr.slim.prune.plan import model_plan, plan_path
+    from ppocr.slim.prune.plan import model_plan
 
-    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+    directory = os.path.dirname(os.path.abspath(prefix))
+    os.makedirs(directory, exist_ok=True)
+    journal = _read_journal(prefix)
+    if journal is not None:
+        _roll_forward(prefix, journal)
     token = uuid.uuid4().hex
     parts = [(".pdparams", dict(model.state_dict()))]
     if optimizer is not None:
         parts.append((".pdopt", dict(optimizer.state_dict())))
     if ema_params is not None:
         parts.append((".pdema", dict(ema_params)))
-    staged = []
+    staged: Dict[str, str] = {}
     try:
         for suffix, obj in parts:
             obj[TOKEN_KEY] = token
-            staged.append((_stage(_paddle_bytes(obj), prefix + suffix, key), prefix + suffix))
+            staged[suffix] = _stage(_paddle_bytes(obj), prefix + suffix, key)
         plan = model_plan(model)
         if plan is not None:
-            staged.append((_stage(json.dumps(plan).encode("utf-8"), plan_path(prefix), key), plan_path(prefix)))
-        elif os.path.exists(plan_path(prefix)):
-            os.unlink(plan_path(prefix))  # a plan left by an earlier pruned run must not reshape this one
-        staged.append((_stage(pickle.dumps(dict(states, **{TOKEN_KEY: token})), prefix + ".states", key),
-                       prefix + ".states"))
-        for tmp, final in staged:
-            os.replace(tmp, final)
-        staged = []
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
+            staged[PLAN_SUFFIX] = _stage(json.dumps(plan).encode("utf-8"), prefix + PLAN_SUFFIX, key)
+        staged[".states"] = _stage(pickle.dumps(dict(states, **{TOKEN_KEY: token})), prefix + ".states", key)
+        journal = {"token": token, "pid": os.getpid(),
+                   "files": {suffix: os.path.basename(tmp) for suffix, tmp in staged.items()},
+                   "remove": [s for s in SET_SUFFIXES if s not in staged and os.path.lexists(prefix + s)]}
+        with atomic_write(_journal_path(prefix)) as f:  # the commit
+            json.dump(journal, f)
+        fsync_dir(directory)
+    except BaseException:
+        for tmp in staged.values():
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+        raise
+    _roll_forward(prefix, journal)
 
 
-def _read(path: str, key: Optional[str]) -> bytes:
-    try:
-        return crypto.read_file(path, key)
-    except crypto.EncryptionError as exc:
-        raise CheckpointError(str(exc)) from None
+def _params_entry(prefix: str, files: Dict[str, Tuple[str, str]], prefer_ema: bool) -> Tuple[str, str]:
+    if prefer_ema and ".pdema" in files:
+        logger.info("using the EMA weights of %s", prefix)
+        return files[".pdema"]
+    if ".pdparams" not in files:
+        raise CheckpointError(f"weights file '{prefix}.pdparams' not found")
+    return files[".pdparams"]
 
 
-def _load(path: str, key: Optional[str] = None) -> Dict[str, Any]:
-    data = _read(path, key)
-    try:
-        return paddle.load(io.BytesIO(data))
-    except Exception as exc:
-        raise CheckpointError(f"cannot read '{path}': {exc}") from None
+def _load_params(path: str, key: Optional[str], prefer_ema: bool) -> Tuple[str, Dict[str, Any]]:
+    prefix = _strip_suffix(path)
+    entry = _params_entry(prefix, _set_files(prefix), prefer_ema)
+    params = _load(entry, key)
+    if not isinstance(params, dict):
+        raise CheckpointError(f"'{entry[1]}' does not hold a parameter dict")
+    params.pop(TOKEN_KEY, None)
+    return entry[1], params
 
 
 def load_params_file(path: str, key: Optional[str] = None, prefer_ema: bool = False) -> Dict[str, Any]:
@@ -107,18 +237,7 @@ def load_params_file(path: str, key: Optional[str] = None, prefer_ema: bool = Fa
 
     ``prefer_ema`` takes the moving-average weights when the checkpoint has them (eval and export).
     """
-    prefix = _strip_suffix(path)
-    file = prefix + ".pdparams"
-    if prefer_ema and os.path.isfile(prefix + ".pdema"):
-        file = prefix + ".pdema"
-        logger.info("using the EMA weights of %s", prefix)
-    if not os.path.isfile(file):
-        raise CheckpointError(f"weights file '{file}' not found")
-    params = _load(file, key)
-    if not isinstance(params, dict):
-        raise CheckpointError(f"'{file}' does not hold a parameter dict")
-    params.pop(TOKEN_KEY, None)
-    return params
+    return _load_params(path, key, prefer_ema)[1]
 
 
 def prepare_model(model: paddle.nn.Layer, weights: Optional[str], key: Optional[str] = None) -> paddle.nn.Layer:
@@ -130,35 +249,53 @@ def prepare_model(model: paddle.nn.Layer, weights: Optional[str], key: Optional[
     if weights:
         from ppocr.slim.prune.plan import apply_plan_file
 
-        apply_plan_file(model, _strip_suffix(weights), key)
+        prefix = _strip_suffix(weights)
+        recover_checkpoint(prefix)
+        apply_plan_file(model, prefix, key)
     return model
+
+
+def _examples(names: List[str]) -> str:
+    shown = ", ".join(names[:EXAMPLES])
+    return f"{shown}, ..." if len(names) > EXAMPLES else shown
 
 
 def load_pretrained(model: paddle.nn.Layer, path: str, key: Optional[str] = None,
                     prefer_ema: bool = False) -> Dict[str, list]:
-    """Load matching weights only; report every parameter skipped and why."""
-    params = load_params_file(path, key, prefer_ema=prefer_ema)
+    """Load the parameters whose names and shapes match; log one summary of what was left out.
+
+    A file that matches none of the model's parameters (say a det checkpoint for a rec model) is an error:
+    training would silently start from scratch.
+    """
+    file, params = _load_params(path, key, prefer_ema)
     own = model.state_dict()
     report = {"loaded": [], "missing": [], "unexpected": [], "shape_mismatch": []}
     to_load = {}
-    for key, value in own.items():
-        if key not in params:
-            report["missing"].append(key)
+    for name, value in own.items():
+        if name not in params:
+            report["missing"].append(name)
             continue
-        src = params[key]
-        src_shape = list(src.shape)
+        src_shape = list(params[name].shape)
         if src_shape != list(value.shape):
-            report["shape_mismatch"].append(f"{key}: file {src_shape} vs model {list(value.shape)}")
+            report["shape_mismatch"].append(f"{name}: file {src_shape} vs model {list(value.shape)}")
             continue
-        to_load[key] = src
-        report["loaded"].append(key)
-    report["unexpected"] = [k for k in params if k not in own]
-    # parameters not loaded keep their current values (listed in the report, not re-warned by paddle)
-    model.set_state_dict({key: to_load.get(key, value) for key, value in own.items()})
-    logger.info("loaded %d/%d parameters from %s", len(report["loaded"]), len(own), path)
-    for kind in ("missing", "unexpected", "shape_mismatch"):
-        for item in report[kind]:
-            logger.warning("pretrained %s: %s", kind.replace("_", " "), item)
+        to_load[name] = params[name]
+        report["loaded"].append(name)
+    report["unexpected"] = [name for name in params if name not in own]
+    if own and not report["loaded"]:
+        detail = f"; {len(report['shape_mismatch'])} differ in shape, e.g. {report['shape_mismatch'][0]}" \
+            if report["shape_mismatch"] else ""
+        raise CheckpointError(
+            f"pretrained weights '{file}' match 0 of {len(own)} parameters of the model (the file has "
+            f"{len(params)}, e.g. {_examples(list(params))}; the model expects e.g. {_examples(list(own))}{detail}); "
+            "is it a checkpoint of another model type or architecture?")
+    # parameters not loaded keep their current values (summarised below, not re-warned by paddle)
+    model.set_state_dict({name: to_load.get(name, value) for name, value in own.items()})
+    left_out = [f"{label}: {len(report[kind])} (e.g. {_examples(report[kind])})"
+                for kind, label in (("missing", "not in the file"), ("shape_mismatch", "shape mismatch"),
+                                    ("unexpected", "unused from the file")) if report[kind]]
+    logger.log(logging.WARNING if left_out else logging.INFO, "loaded %d/%d parameters from %s%s",
+               len(report["loaded"]), len(own), file, "; " + "; ".join(left_out) if left_out else "")
     return report
 
 
@@ -169,19 +306,19 @@ def load_checkpoint(model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer
     A ``.pdema`` file's weights come back in ``states["ema_params"]``.
     """
     prefix = _strip_suffix(path)
-    states_file = prefix + ".states"
-    if not os.path.isfile(states_file):
-        raise CheckpointError(f"checkpoint '{prefix}' has no .states file (expected {states_file})")
-    data = _read(states_file, key)
+    files = _set_files(prefix)
+    if ".states" not in files:
+        raise CheckpointError(f"checkpoint '{prefix}' has no .states file (expected {prefix}.states)")
     try:
-        states = pickle.loads(data)
+        states = pickle.loads(_read(files[".states"], key))
+    except CheckpointError:
+        raise
     except Exception as exc:
-        raise CheckpointError(f"cannot read '{states_file}': {exc}") from None
+        raise CheckpointError(f"cannot read '{prefix}.states': {exc}") from None
     token = states.pop(TOKEN_KEY, None)
-    params_file = prefix + ".pdparams"
-    if not os.path.isfile(params_file):
+    if ".pdparams" not in files:
         raise CheckpointError(f"checkpoint '{prefix}' has no .pdparams file")
-    params = _load(params_file, key)
+    params = _load(files[".pdparams"], key)
     if params.pop(TOKEN_KEY, None) != token:
         raise CheckpointError(f"checkpoint '{prefix}' is inconsistent: .pdparams and .states come from different saves")
     own = model.state_dict()
@@ -193,20 +330,17 @@ def load_checkpoint(model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer
             " (use Global.pretrained_model to load weights partially)")
     model.set_state_dict(params)
     if optimizer is not None:
-        opt_file = prefix + ".pdopt"
-        if os.path.isfile(opt_file):
-            opt_state = _load(opt_file, key)
+        if ".pdopt" in files:
+            opt_state = _load(files[".pdopt"], key)
             if opt_state.pop(TOKEN_KEY, None) != token:
                 raise CheckpointError(f"checkpoint '{prefix}' is inconsistent: .pdopt comes from a different save")
             optimizer.set_state_dict(opt_state)
         else:
             logger.warning("checkpoint %s has no optimizer state; optimizer starts fresh", prefix)
-    ema_file = prefix + ".pdema"
-    if os.path.isfile(ema_file):
-        ema_params = _load(ema_file, key)
+    if ".pdema" in files:
+        ema_params = _load(files[".pdema"], key)
         if ema_params.pop(TOKEN_KEY, None) != token:
             raise CheckpointError(f"checkpoint '{prefix}' is inconsistent: .pdema comes from a different save")
         states["ema_params"] = ema_params
     logger.info("resumed from %s (epoch %s, step %s)", prefix, states.get("epoch"), states.get("global_step"))
     return states
-

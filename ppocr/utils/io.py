@@ -1,15 +1,26 @@
 """Output files and folders: atomic writes (a crash mid-write leaves the old file or none, never a truncated
 one) and an early check that an output folder can be made and written, so a bad path fails in one line
-before hours of training or model loading rather than as a traceback at the first save."""
+before hours of training or model loading rather than as a traceback at the first save.
+
+Temporary entries are named ``.<target>.<pid>.<random>.tmp`` beside their target, so a later run can
+recognise the ones a killed writer left (``clean_stale_temps``) without touching anything else.
+"""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import shutil
 import tempfile
-from typing import IO, Iterator, Optional
+from typing import IO, Iterator, List, Optional, Tuple
 
 from ppocr.utils.errors import OutputDirError
+
+logger = logging.getLogger(__name__)
+
+# mkstemp/mkdtemp add 8 characters from [a-z0-9_]; older versions wrote no pid.
+TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp(?P<old>\.old)?$")
 
 
 def _umask() -> int:
@@ -19,16 +30,107 @@ def _umask() -> int:
     return umask
 
 
+def temp_prefix(path: str) -> str:
+    """The name prefix of this process's temporary entries for ``path`` (suffix ``.tmp``)."""
+    return f".{os.path.basename(path)}.{os.getpid()}."
+
+
+def make_temp_file(path: str) -> Tuple[int, str]:
+    """``(fd, temp path)`` of a new file beside ``path`` named as ``clean_stale_temps`` expects."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=directory)
+    os.chmod(tmp, 0o666 & ~_umask())
+    return fd, tmp
+
+
+def fsync_dir(directory: str) -> None:
+    """Make renames in ``directory`` durable (a power cut after this keeps them); no-op where unsupported."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs (this one included: another thread may be writing)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def clean_stale_temps(folder: str, target: Optional[str] = None) -> List[str]:
+    """Remove the temporary entries that killed writers left in ``folder`` (only names made by this
+    module, only for ``target`` when given, never those of a live process); returns what was removed.
+
+    An ``atomic_dir`` killed between its two renames left no ``target`` but its previous version as
+    ``….tmp.old``: that is put back instead of removed.
+    """
+    try:
+        names = sorted(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for name in names:
+        match = TEMP_NAME.match(name)
+        if not match or (target is not None and match["target"] != target):
+            continue
+        if match["pid"] and pid_alive(int(match["pid"])):
+            continue
+        path = os.path.join(folder, name)
+        final = os.path.join(folder, match["target"])
+        if match["old"] and os.path.isdir(path) and not os.path.lexists(final):
+            os.replace(path, final)
+            logger.warning("restored %s from %s (a write was interrupted)", final, name)
+            continue
+        _remove(path)
+        removed.append(name)
+    if removed:
+        logger.info("removed %d temporary file(s) left by an interrupted run in %s: %s%s", len(removed), folder,
+                    ", ".join(removed[:3]), ", ..." if len(removed) > 3 else "")
+    return removed
+
+
+def make_temp_dir(folder: str, name: str) -> str:
+    """A new private staging directory ``folder/.<name>.<pid>.<random>.tmp``, made after removing the
+    ones killed runs left for the same ``name``; the caller removes it."""
+    clean_stale_temps(folder, name)
+    return tempfile.mkdtemp(prefix=temp_prefix(os.path.join(folder, name)), suffix=".tmp", dir=folder)
+
+
+@contextlib.contextmanager
+def temp_dir(folder: str, name: str) -> Iterator[str]:
+    """``make_temp_dir`` for the duration of a block."""
+    tmp = make_temp_dir(folder, name)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str, mode: str = "w", encoding: str = None) -> Iterator[IO]:
     """Write to a temporary file beside ``path`` and rename it over ``path`` on success."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fd, tmp = make_temp_file(path)
     if "b" not in mode and encoding is None:
         encoding = "utf-8"
     try:
-        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, mode, encoding=encoding) as f:
             yield f
             f.flush()
@@ -42,10 +144,15 @@ def atomic_write(path: str, mode: str = "w", encoding: str = None) -> Iterator[I
 
 @contextlib.contextmanager
 def atomic_dir(path: str) -> Iterator[str]:
-    """Yield a temporary directory that replaces ``path`` as a whole once the block succeeds."""
+    """Yield a temporary directory that replaces ``path`` as a whole once the block succeeds.
+
+    Leftovers of a killed earlier write of ``path`` are cleaned first (its previous version restored
+    when the kill fell between the two renames).
+    """
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+    clean_stale_temps(parent, os.path.basename(path))
+    tmp = tempfile.mkdtemp(prefix=temp_prefix(path), suffix=".tmp", dir=parent)
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp

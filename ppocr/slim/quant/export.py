@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -22,6 +21,7 @@ from ppocr.postprocess import build_post_process
 from ppocr.slim.quant.qat import convert_for_inference, quantize_for_training
 from ppocr.slim.quant.settings import QuantSettings
 from ppocr.utils.checkpoint import load_params_file, prepare_model
+from ppocr.utils.io import temp_dir
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def write_qdq_onnx(model_dir: str, input_shape, bits: int = 8) -> str:
     from ppocr.slim.quant.onnx_qdq import QdqRewriteError, fake_quant_to_qdq
 
     out = os.path.join(model_dir, ONNX_FILE)
-    with tempfile.TemporaryDirectory(prefix=".onnx.", dir=model_dir) as tmp:
+    with temp_dir(model_dir, "onnx") as tmp:
         plain = os.path.join(tmp, "fake_quant.onnx")
         try:
             paddle2onnx.export(os.path.join(model_dir, "inference.json"),
