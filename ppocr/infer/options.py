@@ -73,6 +73,9 @@ class InferOptions:
     use_mp: bool = False
     total_process_num: int = 1
     process_id: int = 0
+    ray: bool = False  # run on Ray (pip install ppocr[ray]): local, or the cluster at ray_address
+    ray_address: Optional[str] = None  # "auto" = the cluster this machine joined with `ray start`
+    num_actors: int = 0  # Ray predictor actors; 0 = one per CPU the cluster has
 
     @classmethod
     def field_names(cls) -> List[str]:
