@@ -21,7 +21,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from ppocr.infer import results as fmt
-from ppocr.infer.inputs import InputError, InputImage, is_pdf, iter_images, list_input_files, pdf_page_count
+from ppocr.infer.inputs import InputError, is_pdf, iter_images, list_input_files, pdf_page_count
 from ppocr.infer.options import InferOptions
 from ppocr.infer.runner import TASKS, RunSummary, _progress_bar, _run_batch, _without_outputs
 from ppocr.utils.io import atomic_write
