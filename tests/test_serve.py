@@ -201,6 +201,11 @@ def test_a_pdf_upload_reads_every_page_within_the_cap(server):
     assert len(one["pages"]) == 1 and "image" not in one["pages"][0]
     strict = requests.post(server + "/v1/ocr?drop_score=1", files={"file": ("doc.pdf", pdf)}, timeout=60).json()
     assert strict["pages"][0]["results"] == []
+    assert "words" not in first["results"][0]
+    worded = requests.post(server + "/v1/ocr?return_word_box=true", files={"file": ("doc.pdf", pdf)},
+                           timeout=60).json()["pages"][0]["results"]
+    assert [word["text"] for item in worded for word in item["words"]] == \
+        [word for item in worded for word in item["transcription"].split()]
 
 
 def test_eight_client_threads_get_the_sequential_results(server):

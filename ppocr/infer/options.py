@@ -54,6 +54,7 @@ class InferOptions:
     use_space_char: bool = True
     max_text_length: int = 25
     drop_score: float = 0.5
+    return_word_box: bool = False  # add each line's words with their boxes ("words") to the system results
 
     # inputs and outputs
     image_dir: Optional[str] = None

@@ -2,7 +2,8 @@
 
 - ``POST /predict/ocr_system`` / ``ocr_det`` / ``ocr_rec``: hubserving's ``{"images": [base64, ...]}`` →
   ``{"status": "000", "msg": "", "results": [...]}``, so existing hubserving clients work unchanged.
-- ``POST /v1/ocr``: a multipart ``file`` (image or PDF, every page) → our results per page.
+- ``POST /v1/ocr``: a multipart ``file`` (image or PDF, every page) → our results per page (with word
+  boxes when asked).
 - ``GET /health``, ``GET /metrics`` (Prometheus), ``GET /`` the web page.
 
 Models are loaded once, into ``workers`` predictors (:mod:`ppocr.serving.pool`); only settings that
@@ -41,10 +42,11 @@ ENDPOINTS = ("/", "/health", "/metrics", "/v1/ocr", "/predict/ocr_system", "/pre
 
 
 def predictor_options(options: InferOptions, workers: int) -> InferOptions:
-    """Options for each pooled predictor: the cores shared out between them, every line kept."""
+    """Options for each pooled predictor: the cores shared out between them, every line kept with its words
+    (requests choose what they get back)."""
     cores = os.cpu_count() or 1
     threads = max(1, min(options.cpu_threads, cores) // max(1, workers))
-    return options.replace(cpu_threads=threads, drop_score=0.0)
+    return options.replace(cpu_threads=threads, drop_score=0.0, return_word_box=True)
 
 
 def build_predictors(options: InferOptions, workers: int) -> list:
@@ -149,7 +151,7 @@ def create_app(options: Optional[InferOptions] = None, settings: Optional[ServeS
     pool: PredictorPool = PredictorPool(predictors, settings.max_queue, settings.request_timeout)
     limits = settings.limits(options)
     metrics = ServiceMetrics(lambda: pool.admitted, pool.size)
-    default_drop = options.drop_score
+    default_drop, default_words = options.drop_score, options.return_word_box
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -243,10 +245,12 @@ def create_app(options: Optional[InferOptions] = None, settings: Optional[ServeS
             drop_score: Optional[float] = Query(None, ge=0.0, le=1.0, description="minimum line score"),
             page_num: int = Query(0, ge=0, description="PDF pages to read (0 = all, up to the service's cap)"),
             return_image: bool = Query(False, description="add each page as a JPEG data URL"),
+            return_word_box: Optional[bool] = Query(None, description="add each line's words with their boxes"),
     ) -> Dict[str, Any]:
         data = await file.read()
         name = " ".join(os.path.basename(file.filename or "").split()) or "upload"
         threshold = default_drop if drop_score is None else drop_score
+        words = default_words if return_word_box is None else return_word_box
 
         def job(system) -> Dict[str, Any]:
             started = time.perf_counter()
@@ -256,6 +260,8 @@ def create_app(options: Optional[InferOptions] = None, settings: Optional[ServeS
                     pages.append({"key": picture.key, "error": picture.error})
                     continue
                 results = payloads.filter_score(system.ocr(picture.image)[0], threshold)
+                if not words:
+                    results = [payloads.without_words(item) for item in results]
                 page: Dict[str, Any] = {"key": picture.key, "width": int(picture.image.shape[1]),
                                         "height": int(picture.image.shape[0]), "results": results}
                 if return_image:

@@ -157,6 +157,10 @@ def filter_score(results: Sequence[dict], drop_score: float) -> List[dict]:
     return [item for item in results if item["score"] >= drop_score]
 
 
+def without_words(item: dict) -> dict:
+    return {key: value for key, value in item.items() if key != "words"}
+
+
 def counts(pages: Sequence[Dict]) -> Dict[str, int]:
     """ok / empty / failed per page, as the batch tools count them."""
     tally = {"ok": 0, "empty": 0, "failed": 0}
