@@ -20,11 +20,12 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["ppocr", "ppocr.*"]),
-    package_data={"ppocr": ["utils/dicts/*.txt"]},
+    package_data={"ppocr": ["utils/dicts/*.txt", "serving/static/*"]},
     install_requires=requirements(),
     extras_require={
         "cpu": ["paddlepaddle>=3.0.0"],
-        "test": ["pytest>=7", "pytest-timeout>=2"],
+        "ray": ["ray[data]>=2.9"],  # ppocr ocr DIR --ray: batch OCR on a Ray cluster
+        "test": ["pytest>=7", "pytest-timeout>=2", "requests>=2.28", "selenium>=4.10", "ray[data]>=2.9"],
     },
     entry_points={"console_scripts": ["ppocr=ppocr.cli:console"]},
     license="Apache-2.0",

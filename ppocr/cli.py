@@ -5,7 +5,8 @@ a new option appears everywhere at once. Values follow PaddleOCR's style (``--de
 ``--use_angle_cls True``/``False``); a bool flag given alone means True. Put bool flags given alone
 after the input folder, or the folder would be read as the flag's value.
 
-``ppocr ocr DIR [flags]`` runs the whole OCR system like ``tools/infer/predict_system.py --image_dir DIR``.
+``ppocr ocr DIR [flags]`` runs the whole OCR system like ``tools/infer/predict_system.py --image_dir DIR``
+(``--ray`` spreads it over a Ray cluster). ``ppocr serve [flags]`` serves it over HTTP.
 """
 from __future__ import annotations
 
@@ -97,6 +98,20 @@ def add_infer_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -
         parser.add_argument(f"--{field.name}", **kwargs)
 
 
+# Inference flags that mean nothing to a service: where batch runs read and write, how they scale out.
+SERVE_SKIP = ("image_dir", "draw_img_save_dir", "save_results", "save_crop_res", "crop_res_save_dir", "is_visualize",
+              "benchmark", "use_mp", "total_process_num", "process_id", "ray", "ray_address", "num_actors")
+
+
+def add_serve_flags(parser: argparse.ArgumentParser) -> None:
+    """``--host --port --workers ...``: one flag per ``ServeSettings`` field."""
+    from ppocr.serving.settings import ServeSettings
+
+    for field in dataclasses.fields(ServeSettings):
+        parser.add_argument(f"--{field.name}", type=type(field.default), default=field.default,
+                            help=f"default: {field.default}")
+
+
 def options_from_args(args: argparse.Namespace) -> InferOptions:
     values = {name: getattr(args, name) for name in InferOptions.field_names() if hasattr(args, name)}
     return InferOptions(**values)
@@ -138,11 +153,37 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                               description="Read the text in images and PDFs (like tools/infer/predict_system.py).")
     ocr.add_argument("input", nargs="?", metavar="DIR", help="an image, a PDF, a folder or a .txt list of paths")
     add_infer_flags(ocr)
+    serve = commands.add_parser("serve", help="serve OCR over HTTP (hubserving-compatible API and a web page)",
+                                description="Serve the OCR system over HTTP: PaddleOCR hubserving's /predict/ocr_system, "
+                                            "/predict/ocr_det, /predict/ocr_rec, uploads at /v1/ocr, a web page at /, "
+                                            "/health and /metrics.")
+    add_serve_flags(serve)
+    add_infer_flags(serve, skip=SERVE_SKIP)
     args = parser.parse_args(argv)
     options = options_from_args(args)
+    if args.command == "serve":
+        return run_serve(options, args)
     if args.input:
         options = options.replace(image_dir=args.input)
     return run_task("system", options)
+
+
+def run_serve(options: InferOptions, args: argparse.Namespace) -> int:
+    """Serve until interrupted; bad settings and models fail before the port is bound."""
+    from ppocr.serving.settings import ServeSettings
+    from ppocr.utils.logging import setup_logging
+
+    setup_logging(level=logging.INFO if options.show_log else logging.WARNING)
+    _quiet_opencv()
+    settings = ServeSettings(**{field.name: getattr(args, field.name) for field in dataclasses.fields(ServeSettings)})
+    settings.check()
+    try:
+        from ppocr.serving.app import serve
+    except ImportError as err:
+        raise ImportError(f"ppocr serve needs FastAPI and uvicorn: pip install fastapi uvicorn python-multipart "
+                          f"prometheus-client ({err})") from None
+    serve(options, settings)
+    return 0
 
 
 def run_cli(entry: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None) -> None:

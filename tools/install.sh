@@ -16,7 +16,9 @@ $PIP "pydantic>=2.9" "stringzilla>=3.10.4" "simsimd>=5.9.2" "scipy>=1.10"
 $PIP --no-deps "rapidocr==3.10.0"
 $PIP --no-deps -e .
 if [[ "${1:-}" == "test" ]]; then
-  $PIP "pytest>=7" "pytest-timeout>=2"
+  # requests + selenium drive the service tests (Chromium itself comes from Debian: see .ci/run); ray is the
+  # optional batch engine (pip install ppocr[ray]) whose tests run here too
+  $PIP "pytest>=7" "pytest-timeout>=2" "requests>=2.28" "selenium>=4.10" "ray[data]>=2.9"
 fi
 python -c "import cv2, paddle, albumentations, ppocr" \
   || { echo "install check failed: cv2/paddle/albumentations/ppocr do not import" >&2; exit 1; }

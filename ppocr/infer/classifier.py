@@ -63,6 +63,10 @@ class TextClassifier:
                 label, score = self.label_list[int(label_id)], float(row[label_id])
                 source = live[index]
                 results[source] = (label, score)
-                if label == ROTATED_LABEL and score > self.thresh:
+                if self.turns(label, score):
                     rotated[source] = cv2.rotate(crops[source], cv2.ROTATE_180)
         return rotated, results, time.perf_counter() - start
+
+    def turns(self, label: str, score: float) -> bool:
+        """Whether a crop classified ``(label, score)`` is turned by 180°."""
+        return label == ROTATED_LABEL and score > self.thresh

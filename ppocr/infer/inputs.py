@@ -175,9 +175,26 @@ def _render_scale(width_pt: float, height_pt: float, max_pixels: int) -> float:
     return scale
 
 
+def pdf_page_count(source: Union[str, bytes]) -> int:
+    """Pages in a PDF, without rendering any; InputError when it will not open."""
+    import pypdfium2 as pdfium
+
+    with _PDFIUM_LOCK:
+        try:
+            document = pdfium.PdfDocument(source)
+        except (pdfium.PdfiumError, OSError, ValueError) as err:
+            raise InputError(f"cannot open PDF: {err}") from None
+        try:
+            return len(document)
+        finally:
+            document.close()
+
+
 def iter_pdf_pages(source: Union[str, bytes], page_num: int = 0, max_pixels: int = 0,
-                   name: str = "document") -> Iterator[Tuple[int, Optional[np.ndarray], Optional[str]]]:
-    """(page number from 1, BGR image or None, error or None) for each page, ``page_num`` pages at most (0 = all)."""
+                   name: str = "document", first_page: int = 1
+                   ) -> Iterator[Tuple[int, Optional[np.ndarray], Optional[str]]]:
+    """(page number from 1, BGR image or None, error or None) for pages ``first_page`` to ``page_num``
+    (0 = to the end)."""
     import pypdfium2 as pdfium
 
     with _PDFIUM_LOCK:
@@ -190,7 +207,7 @@ def iter_pdf_pages(source: Union[str, bytes], page_num: int = 0, max_pixels: int
         if count == 0:
             raise InputError("the PDF has no pages")
         last = count if page_num <= 0 else min(count, page_num)
-        for index in range(last):
+        for index in range(max(0, first_page - 1), last):
             image, error = None, None
             try:
                 with _PDFIUM_LOCK:
@@ -209,11 +226,13 @@ def iter_pdf_pages(source: Union[str, bytes], page_num: int = 0, max_pixels: int
             document.close()
 
 
-def iter_images(path: str, key: str, max_pixels: int = 0, page_num: int = 0) -> Iterator[InputImage]:
-    """Every picture in one input file: the image itself, or each page of a PDF; failures as errors."""
+def iter_images(path: str, key: str, max_pixels: int = 0, page_num: int = 0,
+                first_page: int = 1) -> Iterator[InputImage]:
+    """Every picture in one input file: the image itself, or each page of a PDF from ``first_page`` on;
+    failures as errors."""
     try:
         if is_pdf(path):
-            for page, image, error in iter_pdf_pages(path, page_num, max_pixels, key):
+            for page, image, error in iter_pdf_pages(path, page_num, max_pixels, key, first_page):
                 yield InputImage(f"{key}{PAGE_SEPARATOR}{page}", path, image, error)
             return
         with open(path, "rb") as f:

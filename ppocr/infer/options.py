@@ -54,6 +54,7 @@ class InferOptions:
     use_space_char: bool = True
     max_text_length: int = 25
     drop_score: float = 0.5
+    return_word_box: bool = False  # add each line's words with their boxes ("words") to the system results
 
     # inputs and outputs
     image_dir: Optional[str] = None
@@ -73,6 +74,9 @@ class InferOptions:
     use_mp: bool = False
     total_process_num: int = 1
     process_id: int = 0
+    ray: bool = False  # run on Ray (pip install ppocr[ray]): local, or the cluster at ray_address
+    ray_address: Optional[str] = None  # "auto" = the cluster this machine joined with `ray start`
+    num_actors: int = 0  # Ray predictor actors; 0 = one per CPU the cluster has
 
     @classmethod
     def field_names(cls) -> List[str]:

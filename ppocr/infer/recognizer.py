@@ -7,6 +7,7 @@ crops share a batch and little padding is computed. Results come back in input o
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import List, Optional, Sequence, Tuple
 
@@ -17,7 +18,7 @@ from ppocr.infer.model_meta import model_character_list, parse_image_shape, pick
 from ppocr.infer.options import InferOptions
 from ppocr.infer.presets import default_model_paths
 from ppocr.infer.preprocess import as_bgr, batch_width, empty_crops, ratio_batches, resize_norm_batch
-from ppocr.postprocess.rec_postprocess import BLANK, ctc_greedy_decode
+from ppocr.postprocess.rec_postprocess import BLANK, ctc_char_steps, ctc_greedy_decode
 from ppocr.utils.character import load_character_list
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,16 @@ class TextRecognizer:
         self._checked_classes = True
 
     def __call__(self, crops: Sequence[np.ndarray]) -> Tuple[List[Tuple[str, float]], float]:
+        texts, _, elapsed = self.recognize(crops)
+        return texts, elapsed
+
+    def recognize(self, crops: Sequence[np.ndarray], char_positions: bool = False
+                  ) -> Tuple[List[Tuple[str, float]], List[Optional[np.ndarray]], float]:
+        """``(texts, positions, elapsed_s)``; with ``char_positions`` each crop's positions are the centres of
+        its characters as fractions of the crop width (None for empty crops or when not asked)."""
         start = time.perf_counter()
         results: List[Tuple[str, float]] = [("", 0.0)] * len(crops)
+        positions: List[Optional[np.ndarray]] = [None] * len(crops)
         empty = empty_crops(crops)
         live = [i for i, is_empty in enumerate(empty) if not is_empty]
         images = [as_bgr(crops[i], "text crop") for i in live]
@@ -92,4 +101,17 @@ class TextRecognizer:
             self._check_classes(probs)
             for index, decoded in zip(indices, ctc_greedy_decode(probs, self.character)):
                 results[live[index]] = decoded
-        return results, time.perf_counter() - start
+            if char_positions:
+                for index, steps in zip(indices, ctc_char_steps(probs)):
+                    positions[live[index]] = char_fractions(steps, probs.shape[1], batch.shape[3],
+                                                            images[index].shape, height)
+        return results, positions, time.perf_counter() - start
+
+
+def char_fractions(steps: np.ndarray, num_steps: int, batch_width: int, crop_shape: Sequence[int],
+                   height: int) -> np.ndarray:
+    """Time steps → character centres as fractions of the crop's width. The crop fills the first
+    ``min(batch_width, ceil(height * w / h))`` columns of the batch (``resize_norm_img``), the rest is padding."""
+    content = min(batch_width, int(math.ceil(height * crop_shape[1] / float(crop_shape[0]))))
+    centres = (np.asarray(steps, dtype=np.float64) + 0.5) * batch_width / float(num_steps)
+    return np.clip(centres / max(content, 1), 0.0, 1.0)

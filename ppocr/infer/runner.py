@@ -265,9 +265,14 @@ def _counting_writer(out: IO[str], task_cls: type, summary: RunSummary) -> Emit:
 
 def run(task_name: str, options: InferOptions) -> RunSummary:
     """Run ``task_name`` (system, det, rec or cls) over ``options.image_dir``; results file in
-    ``options.draw_img_save_dir``. Raises only for problems with the run itself (no inputs, bad models)."""
+    ``options.draw_img_save_dir``; with ``options.ray`` on Ray (:mod:`ppocr.infer.ray_runner`). Raises only for
+    problems with the run itself (no inputs, bad models)."""
     if task_name not in TASKS:
         raise ValueError(f"unknown task '{task_name}'; expected one of {', '.join(TASKS)}")
+    if options.ray:
+        from ppocr.infer.ray_runner import run_on_ray
+
+        return run_on_ray(task_name, options)
     task_cls = TASKS[task_name]
     start = time.perf_counter()
     files = _without_outputs(list_input_files(options.image_dir), options)
