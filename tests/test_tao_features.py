@@ -170,3 +170,26 @@ def test_encrypted_onnx_model_loads_in_memory(rec_data, tmp_path):
     probs = OnnxBackend(str(out / "inference.onnx"), InferOptions(encryption_key=KEY)).run(
         np.zeros((1, 3, 32, 100), "float32"))[0]
     assert probs.shape[-1] == 37
+
+
+def test_decrypted_copy_left_by_a_killed_process_is_removed_by_the_next_one(tmp_path):
+    """A process killed while Paddle loads an encrypted model must not leave the plain model readable for good."""
+    from ppocr.utils.crypto import DECRYPTED_DIR_NAME, decrypted_copy, encrypt_file_in_place
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "inference.json").write_bytes(b'{"secret": "graph"}')
+    encrypt_file_in_place(str(model / "inference.json"), KEY)
+    child = ("import os, sys\nfrom ppocr.utils.crypto import decrypted_copy\n"
+             f"with decrypted_copy({str(model)!r}, ['inference.json'], {KEY!r}) as plain:\n"
+             "    print(plain, flush=True)\n    os._exit(9)\n")
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 9, proc.stderr[-2000:]
+    left = proc.stdout.strip()
+    assert os.path.basename(left).startswith(f".{DECRYPTED_DIR_NAME}.")
+    assert open(os.path.join(left, "inference.json"), "rb").read() == b'{"secret": "graph"}'
+
+    with decrypted_copy(str(model), ["inference.json"], KEY) as plain:
+        assert open(os.path.join(plain, "inference.json"), "rb").read() == b'{"secret": "graph"}'
+        assert not os.path.exists(left)
+    assert not os.path.exists(plain)

@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from typing import Iterator, Optional
 
+from ppocr.utils.io import atomic_write, make_temp_dir
+
 MAGIC = b"PPOCR-ENCRYPTED-1\n"
 ENV_KEY = "PPOCR_ENCRYPTION_KEY"
 _SALT_BYTES = 16
@@ -75,8 +77,6 @@ def read_file(path: str, key: Optional[str]) -> bytes:
 
 
 def encrypt_file_in_place(path: str, key: str) -> None:
-    from ppocr.utils.io import atomic_write
-
     with open(path, "rb") as f:
         data = f.read()
     if is_encrypted_bytes(data):
@@ -85,21 +85,26 @@ def encrypt_file_in_place(path: str, key: str) -> None:
         f.write(encrypt_bytes(data, key))
 
 
+DECRYPTED_DIR_NAME = "ppocr-model"  # staging folders of decrypted models: .ppocr-model.<pid>.<random>.tmp
+
+
 @contextlib.contextmanager
 def decrypted_copy(directory: str, names, key: Optional[str]) -> Iterator[str]:
     """A private temporary folder holding decrypted copies of ``names`` from ``directory``.
 
     For libraries that only load from paths (Paddle Inference); the plain copies live in memory-backed
-    /dev/shm when available and are removed as soon as the block ends. Unencrypted files are used in place.
+    /dev/shm when available and are removed as soon as the block ends. The folder is named after this
+    process (``.ppocr-model.<pid>.<random>.tmp``), so a copy left by a killed process is removed by the next
+    call instead of staying readable. Unencrypted files are used in place.
     """
     paths = [os.path.join(directory, name) for name in names]
     if not any(os.path.isfile(path) and is_encrypted(path) for path in paths):
         yield directory
         return
-    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    tmp = tempfile.mkdtemp(prefix="ppocr-model-", dir=base)
+    shm = "/dev/shm"
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+    tmp = make_temp_dir(base, DECRYPTED_DIR_NAME)
     try:
-        os.chmod(tmp, 0o700)
         for name in names:
             source = os.path.join(directory, name)
             if os.path.exists(source):
