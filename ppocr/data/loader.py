@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import paddle
 
 from ppocr.data.base_dataset import OCRDataset
-from ppocr.data import lmdb_dataset, simple_dataset  # noqa: F401  (register the datasets)
+from ppocr.data import coco_dataset, lmdb_dataset, simple_dataset  # noqa: F401  (register the datasets)
 from ppocr.data.collate import BatchCollator
 from ppocr.utils.registry import DATASETS, ConfigError
 
