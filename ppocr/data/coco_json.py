@@ -27,7 +27,7 @@ class CocoIssues:
         self.counts: collections.Counter = collections.Counter()
         self.per_image: Dict[str, Dict[str, List[Any]]] = {}
 
-    def add(self, reason: str, image_id: Any = None, object_id: Any = None, kind: str = "box") -> None:
+    def add(self, reason: str, image_id: Any = None, object_id: Any = None, kind: str = "issue") -> None:
         self.counts[reason] += 1
         if image_id is not None:
             entry = self.per_image.setdefault(str(image_id), {"box": [], "mask": [], "issues": []})
@@ -126,7 +126,7 @@ def read_coco(path: str, image_dir: Optional[str] = None, check_files: bool = Tr
         if (cx1, cy1, cx2, cy2) != (x1, y1, x2, y2):
             issues.add("box outside the image", image_id, object_id, kind="box")
             if cx2 - cx1 <= 0 or cy2 - cy1 <= 0:
-                issues.add("box entirely outside the image", image_id, object_id, kind="issue")
+                issues.add("box entirely outside the image", image_id, object_id)
                 continue
         record["boxes"].append([cx1, cy1, cx2, cy2])
         record["classes"].append(int(ann["category_id"]))
@@ -134,7 +134,7 @@ def read_coco(path: str, image_dir: Optional[str] = None, check_files: bool = Tr
         record["object_ids"].append(object_id)
     for record in images.values():
         if not record["boxes"]:
-            issues.add("image without annotations", record["image_id"], kind="issue")
+            issues.add("image without annotations", record["image_id"])
     records = list(images.values())
     if issues.counts:
         logger.warning("%s: %d images; %s", path, len(records),
