@@ -98,6 +98,12 @@ def _output_key(arch: Dict[str, Any]) -> Optional[str]:
     return "head_out" if arch.get("return_all_feats") else None
 
 
+def _eval_img_mode(config: Dict[str, Any]) -> str:
+    """The channel order the model was trained on (the Eval DecodeImage's ``img_mode``; BGR by default)."""
+    ops = ((config.get("Eval") or {}).get("dataset") or {}).get("transforms") or []
+    return find_op_arg(ops, "DecodeImage", "img_mode") or "BGR"
+
+
 def inference_meta(config: Dict[str, Any], post_process: Any) -> Dict[str, Any]:
     post_cfg = copy.deepcopy(config["PostProcess"])
     for key in ("character_dict_path",):
@@ -112,8 +118,11 @@ def inference_meta(config: Dict[str, Any], post_process: Any) -> Dict[str, Any]:
     if label_list is not None:
         post_cfg["label_list"] = list(label_list)
     arch = config["Architecture"]
+    meta_global = {"model_type": arch.get("model_type"), "algorithm": arch.get("algorithm", "")}
+    if arch.get("model_type") == "objdet":
+        meta_global["img_mode"] = _eval_img_mode(config)
     return {
-        "Global": {"model_type": arch.get("model_type"), "algorithm": arch.get("algorithm", "")},
+        "Global": meta_global,
         "PreProcess": {"transform_ops": inference_transforms(config)},
         "PostProcess": post_cfg,
     }

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import uuid
 from typing import Any, Dict, Optional
 
@@ -135,13 +136,26 @@ def prepare_model(model: paddle.nn.Layer, weights: Optional[str], key: Optional[
 
 
 def load_pretrained(model: paddle.nn.Layer, path: str, key: Optional[str] = None,
-                    prefer_ema: bool = False) -> Dict[str, list]:
-    """Load matching weights only; report every parameter skipped and why."""
+                    prefer_ema: bool = False, skip: Optional[str] = None) -> Dict[str, list]:
+    """Load matching weights only; report every parameter skipped and why.
+
+    ``skip`` is a regular expression (``re.search``) of parameter names left at their initial values, for
+    transfer learning to other classes (TAO's ``skip_checkpoint_variables``)."""
     params = load_params_file(path, key, prefer_ema=prefer_ema)
     own = model.state_dict()
-    report = {"loaded": [], "missing": [], "unexpected": [], "shape_mismatch": []}
+    report = {"loaded": [], "missing": [], "unexpected": [], "shape_mismatch": [], "skipped": []}
+    pattern = None
+    if skip:
+        try:
+            pattern = re.compile(skip)
+        except re.error as exc:
+            raise CheckpointError(f"Global.skip_checkpoint_variables {skip!r} is not a valid regular expression: "
+                                  f"{exc}") from None
     to_load = {}
     for key, value in own.items():
+        if pattern is not None and pattern.search(key):
+            report["skipped"].append(key)
+            continue
         if key not in params:
             report["missing"].append(key)
             continue
@@ -156,6 +170,11 @@ def load_pretrained(model: paddle.nn.Layer, path: str, key: Optional[str] = None
     # parameters not loaded keep their current values (listed in the report, not re-warned by paddle)
     model.set_state_dict({key: to_load.get(key, value) for key, value in own.items()})
     logger.info("loaded %d/%d parameters from %s", len(report["loaded"]), len(own), path)
+    if pattern is not None:
+        if report["skipped"]:
+            logger.info("not loaded (skip_checkpoint_variables %r): %d parameters", skip, len(report["skipped"]))
+        else:
+            logger.warning("skip_checkpoint_variables %r matches no parameter name (e.g. %s)", skip, next(iter(own)))
     for kind in ("missing", "unexpected", "shape_mismatch"):
         for item in report[kind]:
             logger.warning("pretrained %s: %s", kind.replace("_", " "), item)
