@@ -161,9 +161,10 @@ def tiny_objdet_config(recipe, data, save_dir, epochs=1, batch_size=4, **global_
     from ppocr.utils.config import load_config
 
     config = copy.deepcopy(load_config(OBJDET_RECIPES[recipe]))
-    config["Global"].update(epoch_num=epochs, print_batch_step=1, eval_batch_step=[0, 1000], seed=7,
-                            save_model_dir=str(save_dir), save_epoch_step=1, model_ema=False,
-                            save_inference_dir=str(save_dir / "inference"), **global_overrides)
+    settings = {"epoch_num": epochs, "print_batch_step": 1, "eval_batch_step": [0, 1000], "seed": 7,
+                "save_model_dir": str(save_dir), "save_epoch_step": 1, "model_ema": False,
+                "save_inference_dir": str(save_dir / "inference")}
+    config["Global"].update({**settings, **global_overrides})
     config["Architecture"]["Head"]["num_classes"] = 3
     config["Metric"]["class_names"] = ["rectangle", "circle", "triangle"]
     for mode, split in (("Train", "train"), ("Eval", "val")):

@@ -97,13 +97,22 @@ def activation(lite: bool) -> nn.Layer:
     return nn.ReLU6() if lite else nn.Swish()
 
 
-def drop_connect(x: paddle.Tensor, rate: float, training: bool) -> paddle.Tensor:
-    """Drop whole residual branches per sample (stochastic depth), rescaling the kept ones."""
-    if not training or rate <= 0.0:
-        return x
-    keep = 1.0 - rate
-    mask = paddle.floor(keep + paddle.rand([x.shape[0], 1, 1, 1], dtype=x.dtype))
-    return x / keep * mask
+class DropConnect(nn.Dropout):
+    """Drop whole residual branches per sample (stochastic depth), rescaling the kept ones.
+
+    A kind of dropout, so tools that switch dropout off (pruning's channel tracer) treat it as one.
+    """
+
+    def __init__(self, rate: float):
+        super().__init__(p=rate)
+        self.rate = rate
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        if not self.training or self.rate <= 0.0:
+            return x
+        keep = 1.0 - self.rate
+        mask = paddle.floor(keep + paddle.rand([x.shape[0], 1, 1, 1], dtype=x.dtype))
+        return x / keep * mask
 
 
 class MBConvBlock(nn.Layer):
@@ -129,7 +138,7 @@ class MBConvBlock(nn.Layer):
         self.bn2 = batch_norm(out_filters)
         self.act = activation(lite)
         self.residual = stride == 1 and in_filters == out_filters
-        self.drop_rate = drop_rate
+        self.drop_connect = DropConnect(drop_rate) if self.residual else None
 
     def forward(self, inputs: paddle.Tensor) -> paddle.Tensor:
         x = inputs
@@ -142,7 +151,7 @@ class MBConvBlock(nn.Layer):
             x = F.sigmoid(gate) * x
         x = self.bn2(self.project_conv(x))
         if self.residual:
-            x = drop_connect(x, self.drop_rate, self.training) + inputs
+            x = self.drop_connect(x) + inputs
         return x
 
 
