@@ -217,7 +217,9 @@ def prune_lite0(args, work_dir: str, state, images: List[str]) -> List[Figure]:
     prune_config = copy.deepcopy(config)
     prune_config["Global"].update(pretrained_model=weights, save_model_dir=os.path.join(work_dir, "lite0_pruned"))
     prune_config["Prune"] = {"criterion": "l2", "pruned_params": args.prune_target, "use_sensitivity": False,
-                             "granularity": 8, "min_num_filters": 16}
+                             "granularity": 8, "min_num_filters": 16,
+                             # the channel groups do not depend on the size; tracing at full size needs GBs
+                             "input_shape": [3, 128, 128]}
     summary = run_prune(prune_config)
     retrain = make_config("lite0", args, {"train": config["Train"]["dataset"]["annotation_file"],
                                           "val": config["Eval"]["dataset"]["annotation_file"]},

@@ -108,7 +108,7 @@ def main(argv=None) -> int:
         with atomic_write(args.coco_results) as f:
             json.dump(results, f)
     log.info("%d images: %d done, %d failed", len(paths), done, failed)
-    return 0 if failed == 0 else 1
+    return 0 if done or not paths else 1  # non-zero only when every input failed
 
 
 if __name__ == "__main__":
