@@ -195,7 +195,7 @@ def main() -> int:
         weights = os.path.join(config["Global"]["save_model_dir"], "latest")
         latency = exported_speed(config, weights, os.path.join(work_dir, f"{name}_export"), images, args.runs)
         source = "ImageNet Lite0 backbone" if name == "lite0" else "from scratch"
-        figures += ap_figures(f"{name} ({source}, {pace['epochs']} epochs, {pace['cpu_minutes']:.0f} CPU-min)",
+        figures += ap_figures(f"{name} ({source}, {pace['epochs']} epochs, {pace['cpu_minutes']:.1f} CPU-min)",
                               metric, targets=name == "lite0")
         figures += [Figure(f"{name} training images/s", f"{pace['train_ips']:.2f} ({pace['train_ips_cpu']:.2f} "
                                                         "per CPU-s)"),
@@ -233,7 +233,7 @@ def prune_lite0(args, work_dir: str, state, images: List[str]) -> List[Figure]:
     return [Figure("lite0 pruned: parameters", f"{summary['params_before']} -> {summary['params_after']} "
                                                f"(-{100 * removed:.1f} %)", f">= {100 * args.prune_target:.0f} %",
                    removed >= args.prune_target - 0.005),
-            Figure(f"lite0 AP50 before -> after pruning + {pace['cpu_minutes']:.0f} CPU-min retraining",
+            Figure(f"lite0 AP50 before -> after pruning + {pace['cpu_minutes']:.1f} CPU-min retraining",
                    f"{metric['AP50']:.3f} -> {after['AP50']:.3f}"),
             Figure("lite0 latency before -> after pruning (Paddle Inference)",
                    f"{latency:.0f} -> {pruned_latency:.0f} ms/image")]
