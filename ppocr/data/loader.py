@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import paddle
 
 from ppocr.data.base_dataset import OCRDataset
-from ppocr.data import lmdb_dataset, simple_dataset  # noqa: F401  (register the datasets)
+from ppocr.data import coco_dataset, lmdb_dataset, simple_dataset  # noqa: F401  (register the datasets)
 from ppocr.data.collate import BatchCollator, LoadFailure
 from ppocr.data.errors import DataError
 from ppocr.utils.registry import DATASETS, ConfigError

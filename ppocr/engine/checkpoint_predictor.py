@@ -16,7 +16,8 @@ from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
 
-_KEEP_BY_TYPE = {"rec": ["image"], "cls": ["image"], "det": ["image", "shape"]}
+_KEEP_BY_TYPE = {"rec": ["image"], "cls": ["image"], "det": ["image", "shape"], "objdet": ["image", "shape"]}
+_LABEL_OPS = ("ObjDetLabelDecode",)
 
 
 def _infer_ops(config: Dict[str, Any], model_type: str) -> List[Dict[str, Any]]:
@@ -24,7 +25,7 @@ def _infer_ops(config: Dict[str, Any], model_type: str) -> List[Dict[str, Any]]:
     result = []
     for entry in ops:
         (name, args), = entry.items()
-        if name.endswith("LabelEncode"):
+        if name.endswith("LabelEncode") or name in _LABEL_OPS:
             continue
         if name == "KeepKeys":
             args = {"keep_keys": _KEEP_BY_TYPE.get(model_type, ["image"])}
@@ -62,7 +63,7 @@ class CheckpointPredictor:
         images = paddle.to_tensor(np.expand_dims(batch[0], 0))
         with paddle.no_grad():
             preds = self.model(images)
-        if self.model_type == "det":
+        if self.model_type in ("det", "objdet"):
             results = self.post_process(preds, np.expand_dims(batch[1], 0))
         else:
             results = self.post_process(preds)

@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 # Training-only operators that an inference pipeline leaves out.
 _LABEL_OPS_SUFFIX = ("LabelEncode",)
 _SKIP_AT_INFERENCE = {"DecodeImage", "KeepKeys", "RecAug", "IaaAugment", "EastRandomCropData",
-                      "MakeBorderMap", "MakeShrinkMap", "CopyPaste", "RandAugment"}
+                      "MakeBorderMap", "MakeShrinkMap", "CopyPaste", "RandAugment",
+                      "ObjDetLabelDecode", "ObjDetRandomHFlip"}
 
 
 def inference_transforms(config: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -63,6 +64,13 @@ def input_spec(config: Dict[str, Any]) -> paddle.static.InputSpec:
         if shape is None:
             raise ConfigError("rec export needs RecResizeImg.image_shape in the Eval transforms", "Eval.dataset")
         return paddle.static.InputSpec([None, shape[0], shape[1], -1], "float32", name="x")
+    if model_type == "objdet":  # anchors are fixed by the input size: export that size
+        from ppocr.data.imaug.objdet_ops import parse_image_size
+
+        size = find_op_arg(transforms, "ObjDetResizePad", "image_size")
+        if size is None:
+            raise ConfigError("objdet export needs ObjDetResizePad.image_size in the Eval transforms", "Eval.dataset")
+        return paddle.static.InputSpec([None, in_channels] + parse_image_size(size), "float32", name="x")
     if model_type == "cls":
         shape = find_op_arg(transforms, "ClsResizeImg", "image_shape") or [3, 48, 192]
         return paddle.static.InputSpec([None] + list(shape), "float32", name="x")
@@ -90,6 +98,12 @@ def _output_key(arch: Dict[str, Any]) -> Optional[str]:
     return "head_out" if arch.get("return_all_feats") else None
 
 
+def _eval_img_mode(config: Dict[str, Any]) -> str:
+    """The channel order the model was trained on (the Eval DecodeImage's ``img_mode``; BGR by default)."""
+    ops = ((config.get("Eval") or {}).get("dataset") or {}).get("transforms") or []
+    return find_op_arg(ops, "DecodeImage", "img_mode") or "BGR"
+
+
 def inference_meta(config: Dict[str, Any], post_process: Any) -> Dict[str, Any]:
     post_cfg = copy.deepcopy(config["PostProcess"])
     for key in ("character_dict_path",):
@@ -104,8 +118,11 @@ def inference_meta(config: Dict[str, Any], post_process: Any) -> Dict[str, Any]:
     if label_list is not None:
         post_cfg["label_list"] = list(label_list)
     arch = config["Architecture"]
+    meta_global = {"model_type": arch.get("model_type"), "algorithm": arch.get("algorithm", "")}
+    if arch.get("model_type") == "objdet":
+        meta_global["img_mode"] = _eval_img_mode(config)
     return {
-        "Global": {"model_type": arch.get("model_type"), "algorithm": arch.get("algorithm", "")},
+        "Global": meta_global,
         "PreProcess": {"transform_ops": inference_transforms(config)},
         "PostProcess": post_cfg,
     }

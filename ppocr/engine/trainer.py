@@ -129,7 +129,8 @@ class Trainer:
         self.model = prepare_model(build_model(self.config["Architecture"]),
                                    self.gcfg.get("checkpoints") or self.gcfg.get("pretrained_model"), self.key)
         if self.gcfg.get("pretrained_model") and not self.gcfg.get("checkpoints"):
-            load_pretrained(self.model, self.gcfg["pretrained_model"], self.key, prefer_ema=mode == "eval")
+            load_pretrained(self.model, self.gcfg["pretrained_model"], self.key, prefer_ema=mode == "eval",
+                            skip=self.gcfg.get("skip_checkpoint_variables"))
         for hook in model_hooks:
             self.model = hook(self.model) or self.model
         self.ema = ModelEMA(self.model, self.gcfg["model_ema_decay"]) if self.gcfg["model_ema"] else None
@@ -254,8 +255,9 @@ class Trainer:
             samples = 0
             for step, batch in enumerate(self.train_loader, 1):
                 reader_cost += time.time() - tic
-                preds = self._forward(self.parallel_model, batch)
-                losses = self.loss(preds, batch)
+                with paddle.amp.auto_cast(enable=bool(g.get("use_amp")), dtype="bfloat16"):
+                    preds = self._forward(self.parallel_model, batch)
+                    losses = self.loss(preds, batch)
                 loss = losses["loss"]
                 loss.backward()
                 self.optimizer.step()

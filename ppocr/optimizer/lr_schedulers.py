@@ -13,6 +13,7 @@ the end of warmup, which reproduces PaddleOCR's lr curves exactly.
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from typing import List
 
@@ -217,3 +218,46 @@ class Piecewise(_Schedule):
             lambda last: paddle_lr.PiecewiseDecay(boundaries=self.boundaries, values=self.values, last_epoch=last),
             self.values[0],
         )
+
+
+class _WarmupCosineLR(paddle_lr.LRScheduler):
+    """Linear from ``start_lr`` to ``base_lr`` over ``warmup_steps``, then cosine to 0 at ``total_steps``."""
+
+    def __init__(self, learning_rate: float, start_lr: float, warmup_steps: int, total_steps: int,
+                 last_epoch: int = -1):
+        self.start_lr, self.warmup_steps, self.total_steps = start_lr, warmup_steps, total_steps
+        super().__init__(learning_rate, last_epoch)
+
+    def get_lr(self) -> float:
+        step = self.last_epoch
+        if step < self.warmup_steps:
+            return self.start_lr + (self.base_lr - self.start_lr) * step / self.warmup_steps
+        progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+        return 0.5 * self.base_lr * (1.0 + math.cos(math.pi * progress))
+
+
+@LR_SCHEDULERS.register()
+class WarmupCosine(_Schedule):
+    """TAO EfficientDet's schedule: linear warmup from ``warmup_start_lr`` (``lr_warmup_init``) to
+    ``learning_rate`` over ``warmup_epoch`` (``lr_warmup_epoch``), then cosine decay to 0 over the remaining
+    iterations (PaddleOCR's ``Cosine`` instead warms up from 0 and counts its cosine from the end of warmup)."""
+
+    def __init__(
+        self,
+        learning_rate: float,
+        warmup_epoch: float = 0,
+        warmup_start_lr: float = 0.0,
+        last_epoch: int = -1,
+        *,
+        epochs: int,
+        step_each_epoch: int,
+    ):
+        super().__init__(epochs, step_each_epoch, warmup_epoch, last_epoch)
+        self.learning_rate = _positive(learning_rate, "learning_rate")
+        if not 0 <= warmup_start_lr <= learning_rate:
+            raise ConfigError(f"warmup_start_lr must be in [0, learning_rate], got {warmup_start_lr}", WHERE)
+        self.warmup_start_lr = float(warmup_start_lr)
+
+    def __call__(self) -> paddle_lr.LRScheduler:
+        return _WarmupCosineLR(self.learning_rate, self.warmup_start_lr, self.warmup_steps, self.total_steps,
+                               last_epoch=self.last_epoch)

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -261,17 +262,29 @@ def _examples(names: List[str]) -> str:
 
 
 def load_pretrained(model: paddle.nn.Layer, path: str, key: Optional[str] = None,
-                    prefer_ema: bool = False) -> Dict[str, list]:
+                    prefer_ema: bool = False, skip: Optional[str] = None) -> Dict[str, list]:
     """Load the parameters whose names and shapes match; log one summary of what was left out.
 
     A file that matches none of the model's parameters (say a det checkpoint for a rec model) is an error:
-    training would silently start from scratch.
+    training would silently start from scratch. ``skip`` is a regular expression (``re.search``) of parameter
+    names left at their initial values, for transfer learning to other classes (TAO's
+    ``skip_checkpoint_variables``).
     """
     file, params = _load_params(path, key, prefer_ema)
     own = model.state_dict()
-    report = {"loaded": [], "missing": [], "unexpected": [], "shape_mismatch": []}
+    report = {"loaded": [], "missing": [], "unexpected": [], "shape_mismatch": [], "skipped": []}
+    pattern = None
+    if skip:
+        try:
+            pattern = re.compile(skip)
+        except re.error as exc:
+            raise CheckpointError(f"Global.skip_checkpoint_variables {skip!r} is not a valid regular expression: "
+                                  f"{exc}") from None
     to_load = {}
     for name, value in own.items():
+        if pattern is not None and pattern.search(name):
+            report["skipped"].append(name)
+            continue
         if name not in params:
             report["missing"].append(name)
             continue
@@ -296,6 +309,11 @@ def load_pretrained(model: paddle.nn.Layer, path: str, key: Optional[str] = None
                                     ("unexpected", "unused from the file")) if report[kind]]
     logger.log(logging.WARNING if left_out else logging.INFO, "loaded %d/%d parameters from %s%s",
                len(report["loaded"]), len(own), file, "; " + "; ".join(left_out) if left_out else "")
+    if pattern is not None:
+        if report["skipped"]:
+            logger.info("not loaded (skip_checkpoint_variables %r): %d parameters", skip, len(report["skipped"]))
+        else:
+            logger.warning("skip_checkpoint_variables %r matches no parameter name (e.g. %s)", skip, next(iter(own)))
     return report
 
 

@@ -66,6 +66,10 @@ GLOBAL_SCHEMA: Dict[str, Tuple[type, ...]] = {
     "results_dir": _OPT_STR,
     # DistillationModel export: the sub-model written at the top of save_inference_dir (default Student).
     "export_model_name": _OPT_STR,
+    # mixed precision (bfloat16 autocast) for forward and loss; PaddleOCR's name
+    "use_amp": (bool,),
+    # regex of parameter names pretrained_model does not load (TAO skip_checkpoint_variables)
+    "skip_checkpoint_variables": _OPT_STR,
 }
 
 LOADER_SCHEMA: Dict[str, Tuple[type, ...]] = {

@@ -89,7 +89,10 @@ class ChannelGraph:
 # -- layer facts ---------------------------------------------------------------------------------------
 
 def layer_kind(layer: nn.Layer) -> Optional[str]:
-    """How pruning treats a layer; None for layers without weights of their own."""
+    """How pruning treats a layer; None for layers without weights of their own, and for layers that declare
+    ``prune_channelwise`` (their own weights scale whole inputs, e.g. BiFPN fusion weights, never channels)."""
+    if getattr(layer, "prune_channelwise", False):
+        return None
     if isinstance(layer, nn.Conv2D):
         out_c, in_per_group = layer.weight.shape[0], layer.weight.shape[1]
         groups = layer._groups
