@@ -2,19 +2,38 @@
 
 Predictors only call ``run(batch) -> list of outputs``; which engine runs is decided by what is on disk
 (:func:`create_backend`). Both engines are imported lazily so an ONNX-only install never loads paddle.
+
+Thread safety: a backend may be shared by any number of threads, including threads started after it
+was built (a new thread pool, a web server's request threads); no lock is held around a model run.
+
+- ONNX Runtime: ``InferenceSession.run`` is thread-safe (ORT guarantees it), so all threads share one
+  session and their runs overlap.
+- Paddle Inference: a predictor must only ever run in one thread that outlives it. With oneDNN, once
+  a thread that ran a predictor has exited, runs of that predictor from other threads fail at random
+  with ``RuntimeError: std::exception`` while other predictors run (paddlepaddle 3.3.1;
+  tests/test_backend_threads.py). So each Paddle backend owns ``workers`` long-lived threads, each
+  with its own predictor, made and run only there; callers hand batches to them and wait. Paddle's
+  ``clone()`` would not save memory here: for PIR programs (``inference.json``) a clone reloads the
+  weights (measured), so every predictor is one copy of the model; ``workers`` is 1 unless the cores
+  leave room for parallel runs (cores // cpu_threads), and separate models still run in parallel.
+  A backend used in a forked child process starts its own workers there.
 """
 from __future__ import annotations
 
+import functools
 import glob
 import logging
 import os
+import queue
 import threading
 import time
-from typing import Any, Dict, List, Optional
+import weakref
+from concurrent.futures import Future
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ppocr.infer.model_meta import INFERENCE_YML, load_inference_yml
+from ppocr.infer.model_meta import INFERENCE_YML, load_inference_yml, paddle_program_shapes
 from ppocr.infer.options import InferOptions
 from ppocr.utils.crypto import ENV_KEY, decrypted_copy, read_file
 
@@ -37,27 +56,29 @@ def cpu_thread_count(requested: int) -> int:
 
 
 class Backend:
-    """One loaded model. ``run`` is serialised by a lock: Paddle predictors are not thread-safe, and a
-    single ORT session already uses every core it was given."""
+    """One loaded model; ``run`` may be called from any thread, concurrently (see the module docstring)."""
 
     model_path: str
     metadata: Dict[str, Any]
     input_name: str
-    input_shape: List[Optional[int]]  # None for dynamic dimensions; empty when the engine does not tell
+    input_shape: List[Optional[int]]  # None for dynamic dimensions; empty when the model does not tell
+    output_shapes: List[List[Optional[int]]]  # likewise, one per output
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.run_seconds = 0.0  # wall time inside model runs, summed; benchmarks compare it with the total
+        self.input_shape, self.output_shapes = [], []
+        self._seconds_lock = threading.Lock()
+        # seconds inside model runs, summed over calls (overlapping runs each count); benchmarks compare it
+        # with the total
+        self.run_seconds = 0.0
 
     def run(self, batch: np.ndarray) -> List[np.ndarray]:
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        with self._lock:
-            start = time.perf_counter()
-            outputs = self._run(batch)
-            self.run_seconds += time.perf_counter() - start
-            return outputs
+        outputs, seconds = self._run(np.ascontiguousarray(batch, dtype=np.float32))
+        with self._seconds_lock:
+            self.run_seconds += seconds
+        return outputs
 
-    def _run(self, batch: np.ndarray) -> List[np.ndarray]:
+    def _run(self, batch: np.ndarray) -> Tuple[List[np.ndarray], float]:
+        """The model's outputs and the seconds the run itself took."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -69,13 +90,14 @@ def _static_dims(shape: Any) -> List[Optional[int]]:
 
 
 class PaddleBackend(Backend):
-    """Paddle Inference on an exported folder (``inference.json``/``.pdmodel`` + ``inference.pdiparams``)."""
+    """Paddle Inference on an exported folder (``inference.json``/``.pdmodel`` + ``inference.pdiparams``),
+    run by ``workers`` threads that each own a predictor (see the module docstring)."""
 
     def __init__(self, model_dir: str, options: Optional[InferOptions] = None):
         super().__init__()
         options = options or InferOptions()
         try:
-            from paddle import inference
+            import paddle.inference  # noqa: F401 - fail here, with the fix, rather than in a worker
         except ImportError as err:
             raise ImportError(f"'{model_dir}' is a Paddle inference model, which needs paddlepaddle "
                               "(pip install paddlepaddle), or convert it to ONNX with paddle2onnx") from err
@@ -88,87 +110,159 @@ class PaddleBackend(Backend):
         self.model_path = model_dir
         key = model_key(options)
         self.metadata = load_inference_yml(model_dir, key)
-        with decrypted_copy(model_dir, [os.path.basename(model_file), PADDLE_PARAMS_FILE], key) as plain:
-            # Paddle Inference loads from paths only; an encrypted model is read from a private copy
-            config = inference.Config(os.path.join(plain, os.path.basename(model_file)),
-                                      os.path.join(plain, PADDLE_PARAMS_FILE))
-            if model_file.endswith(".json"):
-                # PIR programs need the new IR and executor; memory_optim fails on them without it
-                config.enable_new_ir(True)
-                config.enable_new_executor()
-            if options.use_gpu and self._gpu_available(options):
-                self._configure_gpu(config, inference, options, model_dir)
-            else:
-                self._configure_cpu(config, options)
-            config.switch_ir_optim(True)
-            config.enable_memory_optim()
-            config.disable_glog_info()
-            self._predictor = self._create_predictor(inference, config, options)
-        input_name = self._predictor.get_input_names()[0]
-        self.input_name = input_name
-        self._input = self._predictor.get_input_handle(input_name)
-        self.input_shape = []  # Paddle Inference reports input shapes only after a run
-        self._outputs = [self._predictor.get_output_handle(name) for name in self._predictor.get_output_names()]
+        use_gpu = options.use_gpu and _gpu_available(options)
+        # GPU runs queue on the device anyway; on CPU, parallel runs only help when cores are left over
+        self.workers = 1 if use_gpu else max(1, (os.cpu_count() or 1) // cpu_thread_count(options.cpu_threads))
+        # the workers hold only this loader, never the backend, so a dropped backend stops its threads
+        self._load = functools.partial(_load_predictor, model_dir, os.path.basename(model_file), key, options,
+                                       use_gpu)
+        # Paddle Inference reports shapes only after a run; the program file declares them
+        self.input_shape, self.output_shapes = paddle_program_shapes(model_file, key)
+        self._start_lock = threading.Lock()
+        self._start_workers()
 
-    @staticmethod
-    def _gpu_available(options: InferOptions) -> bool:
-        import paddle
-
-        if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > options.gpu_id:
-            return True
-        logger.warning("use_gpu is set but this paddle build has no CUDA device %d; running on CPU", options.gpu_id)
-        return False
-
-    @staticmethod
-    def _configure_cpu(config: Any, options: InferOptions) -> None:
-        config.disable_gpu()
-        config.set_cpu_math_library_num_threads(cpu_thread_count(options.cpu_threads))
-        if options.enable_mkldnn:
-            config.enable_mkldnn()
-            # oneDNN keeps a primitive cache per input shape; bound it for variable-width inputs
-            config.set_mkldnn_cache_capacity(10)
-        else:
-            config.disable_mkldnn()
-
-    @staticmethod
-    def _configure_gpu(config: Any, inference: Any, options: InferOptions, model_dir: str) -> None:
-        config.enable_use_gpu(options.gpu_mem, options.gpu_id)
-        if not options.use_tensorrt:
-            return
-        if options.precision not in TRT_PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(TRT_PRECISIONS)}, got {options.precision!r}")
-        precision = {"fp32": inference.PrecisionType.Float32, "fp16": inference.PrecisionType.Half,
-                     "int8": inference.PrecisionType.Int8}[options.precision]
-        shape_dir = options.trt_shape_dir or model_dir
-        os.makedirs(shape_dir, exist_ok=True)
-        shape_file = os.path.join(shape_dir, f"{os.path.basename(os.path.normpath(model_dir))}_trt_shapes.pbtxt")
-        if not os.path.isfile(shape_file):
-            # TensorRT needs each input's min/max/opt shapes; record them on a plain GPU run first
-            config.collect_shape_range_info(shape_file)
-            logger.warning("collecting TensorRT input shapes into %s; TensorRT is used from the next start",
-                           shape_file)
-            return
-        config.enable_tensorrt_engine(workspace_size=TRT_WORKSPACE_BYTES, max_batch_size=1,
-                                      min_subgraph_size=options.min_subgraph_size, precision_mode=precision,
-                                      use_static=False, use_calib_mode=options.precision == "int8")
-        config.enable_tuned_tensorrt_dynamic_shape(shape_file, True)
-
-    @staticmethod
-    def _create_predictor(inference: Any, config: Any, options: InferOptions) -> Any:
+    def _start_workers(self) -> None:
+        jobs: "queue.SimpleQueue[Optional[Tuple[np.ndarray, Future]]]" = queue.SimpleQueue()
+        started: List[Future] = [Future() for _ in range(self.workers)]
+        name = os.path.basename(os.path.normpath(self.model_path))
+        for number, ready in enumerate(started):
+            threading.Thread(target=_serve, args=(self._load, jobs, ready), daemon=True,
+                             name=f"ppocr-paddle-{name}-{number}").start()
         try:
-            return inference.create_predictor(config)
-        except Exception as err:  # oneDNN may be missing or fail on an unusual CPU; plain CPU kernels still work
-            if config.use_gpu() or not options.enable_mkldnn:
-                raise
-            logger.warning("Paddle Inference with enable_mkldnn failed (%s); retrying without oneDNN", err)
-            config.disable_mkldnn()
-            return inference.create_predictor(config)
+            self.input_name = [ready.result() for ready in started][0]
+        except BaseException:
+            _stop_workers(jobs, self.workers)
+            raise
+        self._jobs, self._pid = jobs, os.getpid()
+        weakref.finalize(self, _stop_workers, jobs, self.workers)
 
-    def _run(self, batch: np.ndarray) -> List[np.ndarray]:
-        self._input.reshape(list(batch.shape))
-        self._input.copy_from_cpu(batch)
-        self._predictor.run()
-        return [output.copy_to_cpu() for output in self._outputs]
+    def _run(self, batch: np.ndarray) -> Tuple[List[np.ndarray], float]:
+        if self._pid != os.getpid():  # a forked child has the backend but not its threads
+            with self._start_lock:
+                if self._pid != os.getpid():
+                    self._start_workers()
+        done: Future = Future()
+        self._jobs.put((batch, done))
+        return done.result()
+
+
+def _gpu_available(options: InferOptions) -> bool:
+    import paddle
+
+    if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > options.gpu_id:
+        return True
+    logger.warning("use_gpu is set but this paddle build has no CUDA device %d; running on CPU", options.gpu_id)
+    return False
+
+
+def _load_predictor(model_dir: str, program_name: str, key: Optional[str], options: InferOptions,
+                    use_gpu: bool) -> Any:
+    from paddle import inference
+
+    with decrypted_copy(model_dir, [program_name, PADDLE_PARAMS_FILE], key) as plain:
+        # Paddle Inference loads from paths only; an encrypted model is read from a private copy
+        config = inference.Config(os.path.join(plain, program_name), os.path.join(plain, PADDLE_PARAMS_FILE))
+        if program_name.endswith(".json"):
+            # PIR programs need the new IR and executor; memory_optim fails on them without it
+            config.enable_new_ir(True)
+            config.enable_new_executor()
+        if use_gpu:
+            _configure_gpu(config, inference, options, model_dir)
+        else:
+            _configure_cpu(config, options)
+        config.switch_ir_optim(True)
+        config.enable_memory_optim()
+        config.disable_glog_info()
+        return _create_predictor(inference, config, options)
+
+
+def _configure_cpu(config: Any, options: InferOptions) -> None:
+    config.disable_gpu()
+    config.set_cpu_math_library_num_threads(cpu_thread_count(options.cpu_threads))
+    if options.enable_mkldnn:
+        config.enable_mkldnn()
+        # oneDNN keeps a primitive cache per input shape; bound it for variable-width inputs
+        config.set_mkldnn_cache_capacity(10)
+    else:
+        config.disable_mkldnn()
+
+
+def _configure_gpu(config: Any, inference: Any, options: InferOptions, model_dir: str) -> None:
+    config.enable_use_gpu(options.gpu_mem, options.gpu_id)
+    if not options.use_tensorrt:
+        return
+    if options.precision not in TRT_PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(TRT_PRECISIONS)}, got {options.precision!r}")
+    precision = {"fp32": inference.PrecisionType.Float32, "fp16": inference.PrecisionType.Half,
+                 "int8": inference.PrecisionType.Int8}[options.precision]
+    shape_dir = options.trt_shape_dir or model_dir
+    os.makedirs(shape_dir, exist_ok=True)
+    shape_file = os.path.join(shape_dir, f"{os.path.basename(os.path.normpath(model_dir))}_trt_shapes.pbtxt")
+    if not os.path.isfile(shape_file):
+        # TensorRT needs each input's min/max/opt shapes; record them on a plain GPU run first
+        config.collect_shape_range_info(shape_file)
+        logger.warning("collecting TensorRT input shapes into %s; TensorRT is used from the next start",
+                       shape_file)
+        return
+    config.enable_tensorrt_engine(workspace_size=TRT_WORKSPACE_BYTES, max_batch_size=1,
+                                  min_subgraph_size=options.min_subgraph_size, precision_mode=precision,
+                                  use_static=False, use_calib_mode=options.precision == "int8")
+    config.enable_tuned_tensorrt_dynamic_shape(shape_file, True)
+
+
+def _create_predictor(inference: Any, config: Any, options: InferOptions) -> Any:
+    try:
+        return inference.create_predictor(config)
+    except Exception as err:  # oneDNN may be missing or fail on an unusual CPU; plain CPU kernels still work
+        if config.use_gpu() or not options.enable_mkldnn:
+            raise
+        logger.warning("Paddle Inference with enable_mkldnn failed (%s); retrying without oneDNN", err)
+        config.disable_mkldnn()
+        return inference.create_predictor(config)
+
+
+class _OwnedPredictor:
+    """A predictor with its input and output handles; used only by the thread that made it."""
+
+    def __init__(self, predictor: Any) -> None:
+        self.predictor = predictor
+        self.input_name = predictor.get_input_names()[0]
+        self.input = predictor.get_input_handle(self.input_name)
+        self.outputs = [predictor.get_output_handle(name) for name in predictor.get_output_names()]
+
+    def run(self, batch: np.ndarray) -> List[np.ndarray]:
+        self.input.reshape(list(batch.shape))
+        self.input.copy_from_cpu(batch)
+        self.predictor.run()
+        return [output.copy_to_cpu() for output in self.outputs]
+
+
+def _serve(load: Callable[[], Any], jobs: "queue.SimpleQueue", started: Future) -> None:
+    """A worker thread: make a predictor, report its input name (or the error), then run batches until
+    ``None`` arrives."""
+    try:
+        owned = _OwnedPredictor(load())
+    except BaseException as err:  # noqa: BLE001 - handed to the constructor, which raises it
+        started.set_exception(err)
+        return
+    started.set_result(owned.input_name)
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        batch, done = job
+        start = time.perf_counter()
+        try:
+            outputs = owned.run(batch)
+        except BaseException as err:  # noqa: BLE001 - raised again in the calling thread
+            done.set_exception(err)
+        else:
+            done.set_result((outputs, time.perf_counter() - start))
+
+
+def _stop_workers(jobs: "queue.SimpleQueue", count: int) -> None:
+    for _ in range(count):
+        jobs.put(None)
 
 
 class OnnxBackend(Backend):
@@ -211,11 +305,14 @@ class OnnxBackend(Backend):
         model_input = self._session.get_inputs()[0]
         self.input_name = model_input.name
         self.input_shape = _static_dims(model_input.shape)
+        self.output_shapes = [_static_dims(output.shape) for output in self._session.get_outputs()]
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
         self.metadata.update(load_inference_yml(os.path.dirname(os.path.abspath(model_path)), key))
 
-    def _run(self, batch: np.ndarray) -> List[np.ndarray]:
-        return self._session.run(None, {self.input_name: batch})
+    def _run(self, batch: np.ndarray) -> Tuple[List[np.ndarray], float]:
+        start = time.perf_counter()
+        outputs = self._session.run(None, {self.input_name: batch})
+        return outputs, time.perf_counter() - start
 
 
 def _onnx_in(folder: str) -> Optional[str]:
