@@ -33,7 +33,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ppocr.infer.model_meta import INFERENCE_YML, load_inference_yml, paddle_program_shapes
+from ppocr.infer.model_meta import INFERENCE_YML, check_model_role, load_inference_yml, paddle_program_shapes
 from ppocr.infer.options import InferOptions
 from ppocr.utils.crypto import ENV_KEY, decrypted_copy, read_file
 
@@ -71,6 +71,11 @@ class Backend:
         # with the total
         self.run_seconds = 0.0
 
+    def check_role(self, role: str) -> None:
+        """Raise :class:`~ppocr.infer.model_meta.ModelRoleError` unless this is a ``role`` (det, rec, cls)
+        model, or the model does not tell."""
+        check_model_role(role, self.model_path, self.metadata, self.output_shapes)
+
     def run(self, batch: np.ndarray) -> List[np.ndarray]:
         outputs, seconds = self._run(np.ascontiguousarray(batch, dtype=np.float32))
         with self._seconds_lock:
@@ -93,14 +98,9 @@ class PaddleBackend(Backend):
     """Paddle Inference on an exported folder (``inference.json``/``.pdmodel`` + ``inference.pdiparams``),
     run by ``workers`` threads that each own a predictor (see the module docstring)."""
 
-    def __init__(self, model_dir: str, options: Optional[InferOptions] = None):
+    def __init__(self, model_dir: str, options: Optional[InferOptions] = None, role: Optional[str] = None):
         super().__init__()
         options = options or InferOptions()
-        try:
-            import paddle.inference  # noqa: F401 - fail here, with the fix, rather than in a worker
-        except ImportError as err:
-            raise ImportError(f"'{model_dir}' is a Paddle inference model, which needs paddlepaddle "
-                              "(pip install paddlepaddle), or convert it to ONNX with paddle2onnx") from err
         model_file = next((os.path.join(model_dir, name) for name in PADDLE_MODEL_FILES
                            if os.path.isfile(os.path.join(model_dir, name))), None)
         params_file = os.path.join(model_dir, PADDLE_PARAMS_FILE)
@@ -110,14 +110,21 @@ class PaddleBackend(Backend):
         self.model_path = model_dir
         key = model_key(options)
         self.metadata = load_inference_yml(model_dir, key)
+        # Paddle Inference reports shapes only after a run; the program file declares them
+        self.input_shape, self.output_shapes = paddle_program_shapes(model_file, key)
+        if role is not None:
+            self.check_role(role)  # before paddle is even imported: a wrong model is refused at once
+        try:
+            import paddle.inference  # noqa: F401 - fail here, with the fix, rather than in a worker
+        except ImportError as err:
+            raise ImportError(f"'{model_dir}' is a Paddle inference model, which needs paddlepaddle "
+                              "(pip install paddlepaddle), or convert it to ONNX with paddle2onnx") from err
         use_gpu = options.use_gpu and _gpu_available(options)
         # GPU runs queue on the device anyway; on CPU, parallel runs only help when cores are left over
         self.workers = 1 if use_gpu else max(1, (os.cpu_count() or 1) // cpu_thread_count(options.cpu_threads))
         # the workers hold only this loader, never the backend, so a dropped backend stops its threads
         self._load = functools.partial(_load_predictor, model_dir, os.path.basename(model_file), key, options,
                                        use_gpu)
-        # Paddle Inference reports shapes only after a run; the program file declares them
-        self.input_shape, self.output_shapes = paddle_program_shapes(model_file, key)
         self._start_lock = threading.Lock()
         self._start_workers()
 
@@ -269,7 +276,7 @@ class OnnxBackend(Backend):
     """ONNX Runtime session; ``metadata`` is the model's custom metadata map, plus an ``inference.yml``
     found next to the file (a paddle2onnx conversion of an exported folder keeps its preprocess there)."""
 
-    def __init__(self, model_path: str, options: Optional[InferOptions] = None):
+    def __init__(self, model_path: str, options: Optional[InferOptions] = None, role: Optional[str] = None):
         super().__init__()
         options = options or InferOptions()
         try:
@@ -308,6 +315,8 @@ class OnnxBackend(Backend):
         self.output_shapes = [_static_dims(output.shape) for output in self._session.get_outputs()]
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
         self.metadata.update(load_inference_yml(os.path.dirname(os.path.abspath(model_path)), key))
+        if role is not None:
+            self.check_role(role)
 
     def _run(self, batch: np.ndarray) -> Tuple[List[np.ndarray], float]:
         start = time.perf_counter()
@@ -326,17 +335,17 @@ def _onnx_in(folder: str) -> Optional[str]:
     return (preferred or found)[0]
 
 
-def create_backend(model_path: str, options: Optional[InferOptions] = None) -> Backend:
+def create_backend(model_path: str, options: Optional[InferOptions] = None, role: Optional[str] = None) -> Backend:
     """Pick the engine from what is on disk: a ``.onnx`` file → ONNX Runtime; a folder with an exported
     Paddle model → Paddle Inference, or its ``.onnx`` when ``use_onnx``; a folder with only a ``.onnx``
-    → ONNX Runtime."""
+    → ONNX Runtime. With ``role`` (det, rec or cls) a model that says it is another is refused as it loads."""
     options = options or InferOptions()
     if not model_path:
         raise ValueError("no model path given")
     path = os.path.expanduser(str(model_path))
     if os.path.isfile(path):
         if path.endswith(".onnx"):
-            return OnnxBackend(path, options)
+            return OnnxBackend(path, options, role)
         if os.path.basename(path) in PADDLE_MODEL_FILES + (PADDLE_PARAMS_FILE, INFERENCE_YML):
             path = os.path.dirname(os.path.abspath(path))
         else:
@@ -346,11 +355,11 @@ def create_backend(model_path: str, options: Optional[InferOptions] = None) -> B
     has_paddle = any(os.path.isfile(os.path.join(path, name)) for name in PADDLE_MODEL_FILES)
     onnx_file = _onnx_in(path) if options.use_onnx or not has_paddle else None
     if onnx_file is not None:
-        return OnnxBackend(onnx_file, options)
+        return OnnxBackend(onnx_file, options, role)
     if options.use_onnx:
         raise FileNotFoundError(f"use_onnx is set but '{model_path}' holds no .onnx file "
                                 "(convert the exported model with paddle2onnx)")
     if has_paddle:
-        return PaddleBackend(path, options)
+        return PaddleBackend(path, options, role)
     raise FileNotFoundError(f"'{model_path}' holds no model: expected {' or '.join(PADDLE_MODEL_FILES)} + "
                             f"{PADDLE_PARAMS_FILE}, or a .onnx file")

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ppocr.infer.backends import Backend, create_backend
-from ppocr.infer.model_meta import check_model_role, parse_image_shape, pick, postprocess_args, transform_args
+from ppocr.infer.model_meta import parse_image_shape, pick, postprocess_args, transform_args
 from ppocr.infer.options import InferOptions
 from ppocr.infer.presets import default_model_paths
 from ppocr.infer.preprocess import as_bgr, empty_crops, ratio_batches, resize_norm_batch
@@ -35,8 +35,9 @@ class TextClassifier:
         self.options = options = options or InferOptions()
         if backend is None:
             model = options.cls_model_dir or default_model_paths(options.ocr_version)["cls"]
-            backend = create_backend(model, options)
-        check_model_role("cls", backend.model_path, backend.metadata, backend.output_shapes)
+            backend = create_backend(model, options, role="cls")
+        else:
+            backend.check_role("cls")
         self.backend = backend
         recorded_shape = transform_args(backend.metadata, "ClsResizeImg").get("image_shape")
         self.image_shape = parse_image_shape(pick(options, "cls_image_shape", recorded_shape), "cls_image_shape")

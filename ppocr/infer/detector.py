@@ -16,7 +16,7 @@ import numpy as np
 from ppocr.data.imaug.det_resize import resize_for_det
 from ppocr.data.imaug.operators import NormalizeImage
 from ppocr.infer.backends import Backend, create_backend
-from ppocr.infer.model_meta import check_model_role, explicitly_set, pick, postprocess_args, transform_args
+from ppocr.infer.model_meta import explicitly_set, pick, postprocess_args, transform_args
 from ppocr.infer.options import InferOptions
 from ppocr.infer.presets import default_model_paths
 from ppocr.infer.preprocess import as_bgr, normalize_to_chw
@@ -47,8 +47,9 @@ class TextDetector:
             raise ValueError(f"det_algorithm {options.det_algorithm!r} is not supported; only 'DB' is")
         if backend is None:
             model = options.det_model_dir or default_model_paths(options.ocr_version)["det"]
-            backend = create_backend(model, options)
-        check_model_role("det", backend.model_path, backend.metadata, backend.output_shapes)
+            backend = create_backend(model, options, role="det")
+        else:
+            backend.check_role("det")
         self.backend = backend
         meta = backend.metadata
         self.resize_args = resize_args(options, transform_args(meta, "DetResizeForTest"))

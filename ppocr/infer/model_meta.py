@@ -200,7 +200,7 @@ def paddle_program_shapes(program_path: str, key: Optional[str] = None) -> Tuple
             inputs, outputs = _pir_io_shapes(json.loads(data.decode("utf-8")))
         else:
             inputs, outputs = _legacy_io_shapes(data)
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, ImportError) as err:
         logger.debug("%s: could not read its input/output shapes (%s)", program_path, err)
         return [], []
     dims = [[d if isinstance(d, int) and d > 0 else None for d in shape] for shape in inputs + outputs]

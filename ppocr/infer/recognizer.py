@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from ppocr.infer.backends import Backend, create_backend
-from ppocr.infer.model_meta import check_model_role, model_character_list, parse_image_shape, pick, transform_args
+from ppocr.infer.model_meta import model_character_list, parse_image_shape, pick, transform_args
 from ppocr.infer.options import InferOptions
 from ppocr.infer.presets import default_model_paths
 from ppocr.infer.preprocess import as_bgr, batch_width, empty_crops, ratio_batches, resize_norm_batch
@@ -55,8 +55,9 @@ class TextRecognizer:
                              f"{', '.join(SUPPORTED_ALGORITHMS)}")
         if backend is None:
             model = options.rec_model_dir or default_model_paths(options.ocr_version)["rec"]
-            backend = create_backend(model, options)
-        check_model_role("rec", backend.model_path, backend.metadata, backend.output_shapes)
+            backend = create_backend(model, options, role="rec")
+        else:
+            backend.check_role("rec")
         self.backend = backend
         recorded_shape = transform_args(backend.metadata, "RecResizeImg").get("image_shape")
         self.image_shape = parse_image_shape(pick(options, "rec_image_shape", recorded_shape), "rec_image_shape")
