@@ -11,12 +11,13 @@ was built (a new thread pool, a web server's request threads); no lock is held a
 - Paddle Inference: a predictor must only ever run in one thread that outlives it. With oneDNN, once
   a thread that ran a predictor has exited, runs of that predictor from other threads fail at random
   with ``RuntimeError: std::exception`` while other predictors run (paddlepaddle 3.3.1;
-  tests/test_backend_threads.py). So each Paddle backend owns ``workers`` long-lived threads, each
-  with its own predictor, made and run only there; callers hand batches to them and wait. Paddle's
-  ``clone()`` would not save memory here: for PIR programs (``inference.json``) a clone reloads the
-  weights (measured), so every predictor is one copy of the model; ``workers`` is 1 unless the cores
-  leave room for parallel runs (cores // cpu_threads), and separate models still run in parallel.
-  A backend used in a forked child process starts its own workers there.
+  tests/test_backend_threads.py). So a Paddle backend runs its model on its own long-lived worker
+  threads, each with a predictor it made and alone runs; callers hand batches over and wait. It starts
+  with one worker and adds one (up to ``workers`` = cores // cpu_threads) only when a batch arrives
+  while all are busy. Each worker is one more copy of the model in memory: Paddle's ``clone()`` would
+  not share it either, since for PIR programs (``inference.json``) a clone reloads the weights
+  (measured). Different models (det, rec, cls) always run in parallel. A backend used in a forked
+  child process starts its own workers there.
 """
 from __future__ import annotations
 
@@ -126,31 +127,20 @@ class PaddleBackend(Backend):
         self._load = functools.partial(_load_predictor, model_dir, os.path.basename(model_file), key, options,
                                        use_gpu)
         self._start_lock = threading.Lock()
-        self._start_workers()
+        self._start_pool()
 
-    def _start_workers(self) -> None:
-        jobs: "queue.SimpleQueue[Optional[Tuple[np.ndarray, Future]]]" = queue.SimpleQueue()
-        started: List[Future] = [Future() for _ in range(self.workers)]
-        name = os.path.basename(os.path.normpath(self.model_path))
-        for number, ready in enumerate(started):
-            threading.Thread(target=_serve, args=(self._load, jobs, ready), daemon=True,
-                             name=f"ppocr-paddle-{name}-{number}").start()
-        try:
-            self.input_name = [ready.result() for ready in started][0]
-        except BaseException:
-            _stop_workers(jobs, self.workers)
-            raise
-        self._jobs, self._pid = jobs, os.getpid()
-        weakref.finalize(self, _stop_workers, jobs, self.workers)
+    def _start_pool(self) -> None:
+        self._pool = _PredictorPool(self._load, self.workers, os.path.basename(os.path.normpath(self.model_path)))
+        self._pid = os.getpid()
+        self.input_name = self._pool.input_name
+        weakref.finalize(self, self._pool.stop)
 
     def _run(self, batch: np.ndarray) -> Tuple[List[np.ndarray], float]:
         if self._pid != os.getpid():  # a forked child has the backend but not its threads
             with self._start_lock:
                 if self._pid != os.getpid():
-                    self._start_workers()
-        done: Future = Future()
-        self._jobs.put((batch, done))
-        return done.result()
+                    self._start_pool()
+        return self._pool.run(batch)
 
 
 def _gpu_available(options: InferOptions) -> bool:
@@ -244,15 +234,66 @@ class _OwnedPredictor:
         return [output.copy_to_cpu() for output in self.outputs]
 
 
-def _serve(load: Callable[[], Any], jobs: "queue.SimpleQueue", started: Future) -> None:
+class _PredictorPool:
+    """Worker threads that each make, own and alone run one predictor. A batch goes to whichever worker
+    is free; a worker is added (up to ``limit``) when a batch arrives while all are busy."""
+
+    def __init__(self, load: Callable[[], Any], limit: int, name: str) -> None:
+        self._load, self._limit, self._name = load, limit, name
+        self._jobs: "queue.SimpleQueue[Optional[Tuple[np.ndarray, Future]]]" = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = self._busy = 0
+        self.input_name: str = self._add().result()  # the first predictor now: a model that fails, fails here
+
+    def _add(self) -> Future:
+        ready: Future = Future()
+        ready.add_done_callback(self._added)  # before the start, so it runs in the worker, never here
+        worker = threading.Thread(target=_serve, args=(self._load, self._jobs, ready), daemon=True,
+                                  name=f"ppocr-paddle-{self._name}-{self._threads}")
+        self._threads += 1
+        worker.start()
+        return ready
+
+    def _added(self, ready: Future) -> None:
+        if ready.exception() is None:
+            return
+        with self._lock:  # that worker has ended; keep the others and stop growing
+            self._threads -= 1
+            self._limit = max(self._threads, 1)
+            remaining = self._threads
+        if remaining:
+            logger.warning("could not start another Paddle predictor for %s (%s); using %d",
+                           self._name, ready.exception(), remaining)
+
+    def run(self, batch: np.ndarray) -> Tuple[List[np.ndarray], float]:
+        with self._lock:
+            self._busy += 1
+            if self._busy > self._threads and self._threads < self._limit:
+                self._add()  # it loads in the background; the batch goes to whichever worker is free first
+        done: Future = Future()
+        self._jobs.put((batch, done))
+        try:
+            return done.result()
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    def stop(self) -> None:
+        with self._lock:
+            count = self._threads
+        for _ in range(count):
+            self._jobs.put(None)
+
+
+def _serve(load: Callable[[], Any], jobs: "queue.SimpleQueue", ready: Future) -> None:
     """A worker thread: make a predictor, report its input name (or the error), then run batches until
     ``None`` arrives."""
     try:
         owned = _OwnedPredictor(load())
-    except BaseException as err:  # noqa: BLE001 - handed to the constructor, which raises it
-        started.set_exception(err)
+    except BaseException as err:  # noqa: BLE001 - handed to whoever waits for this worker
+        ready.set_exception(err)
         return
-    started.set_result(owned.input_name)
+    ready.set_result(owned.input_name)
     while True:
         job = jobs.get()
         if job is None:
@@ -265,11 +306,6 @@ def _serve(load: Callable[[], Any], jobs: "queue.SimpleQueue", started: Future) 
             done.set_exception(err)
         else:
             done.set_result((outputs, time.perf_counter() - start))
-
-
-def _stop_workers(jobs: "queue.SimpleQueue", count: int) -> None:
-    for _ in range(count):
-        jobs.put(None)
 
 
 class OnnxBackend(Backend):
