@@ -3,7 +3,7 @@
 Two sources: an exported model's ``inference.yml`` (``Global.model_type``, ``PreProcess.transform_ops``,
 ``PostProcess`` with ``character_dict`` / ``label_list``) and an ONNX file's custom metadata map
 (PaddleOCR's converted recognisers carry ``character``, newline-separated). A model's role (det, rec or
-cls) comes from that metadata, else from its declared input and output shapes, so a model given for the
+cls) comes from that metadata, else from its declared output shape, so a model given for the
 wrong stage is refused when it loads instead of failing on every image.
 
 Precedence: a setting the model records is the default; an option the user set explicitly wins.
