@@ -176,3 +176,31 @@ def tiny_objdet_config(recipe, data, save_dir, epochs=1, batch_size=4, **global_
                 op["ObjDetResizePad"]["image_size"] = [128, 128]
         config[mode]["loader"].update(batch_size_per_card=batch_size, num_workers=0)
     return config
+
+
+@pytest.fixture(scope="session")
+def tiny_inference_models(tmp_path_factory):
+    """Random-init DB det, CRNN rec and direction cls models exported for Paddle Inference (with their
+    inference.yml), as ``{"det": dir, "rec": dir, "cls": dir}``: real exported models of each role in
+    seconds, with deterministic outputs."""
+    import paddle
+
+    from ppocr.engine.export import export_model
+    from ppocr.modeling.architectures import build_model, with_class_count
+    from ppocr.postprocess import build_post_process
+    from ppocr.utils.config import load_config
+
+    root = tmp_path_factory.mktemp("tiny_inference")
+    configs = {"det": tiny_det_config(root / "data", root / "det"),
+               "rec": tiny_rec_config(root / "data", root / "rec"),
+               "cls": copy.deepcopy(load_config(os.path.join(REPO, "configs", "cls", "cls_mv3.yml")))}
+    exported = {}
+    for role, config in configs.items():
+        paddle.seed(3)
+        post = build_post_process(config["PostProcess"], config["Global"])
+        model = build_model(with_class_count(config["Architecture"], post))
+        weights = root / role / "random"
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        paddle.save(model.state_dict(), f"{weights}.pdparams")
+        exported[role] = export_model(config, save_dir=str(root / role / "inference"), weights=str(weights))
+    return exported

@@ -35,7 +35,9 @@ class TextClassifier:
         self.options = options = options or InferOptions()
         if backend is None:
             model = options.cls_model_dir or default_model_paths(options.ocr_version)["cls"]
-            backend = create_backend(model, options)
+            backend = create_backend(model, options, role="cls")
+        else:
+            backend.check_role("cls")
         self.backend = backend
         recorded_shape = transform_args(backend.metadata, "ClsResizeImg").get("image_shape")
         self.image_shape = parse_image_shape(pick(options, "cls_image_shape", recorded_shape), "cls_image_shape")

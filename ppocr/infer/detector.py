@@ -47,7 +47,9 @@ class TextDetector:
             raise ValueError(f"det_algorithm {options.det_algorithm!r} is not supported; only 'DB' is")
         if backend is None:
             model = options.det_model_dir or default_model_paths(options.ocr_version)["det"]
-            backend = create_backend(model, options)
+            backend = create_backend(model, options, role="det")
+        else:
+            backend.check_role("det")
         self.backend = backend
         meta = backend.metadata
         self.resize_args = resize_args(options, transform_args(meta, "DetResizeForTest"))

@@ -56,7 +56,9 @@ class TextRecognizer:
                              f"{', '.join(SUPPORTED_ALGORITHMS)}")
         if backend is None:
             model = options.rec_model_dir or default_model_paths(options.ocr_version)["rec"]
-            backend = create_backend(model, options)
+            backend = create_backend(model, options, role="rec")
+        else:
+            backend.check_role("rec")
         self.backend = backend
         recorded_shape = transform_args(backend.metadata, "RecResizeImg").get("image_shape")
         self.image_shape = parse_image_shape(pick(options, "rec_image_shape", recorded_shape), "rec_image_shape")

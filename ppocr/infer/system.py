@@ -1,9 +1,11 @@
 """The OCR system: detect text boxes, put them in reading order, crop, orient and read each one.
 
-Thread safety: one ``TextSystem`` may be shared by several threads. Every call works on its own
-local data, and each stage's backend serialises its model runs with a lock, so threads overlap in
-decoding, cropping and pre/post-processing but take turns on each model. For parallel model runs
-create one ``TextSystem`` per thread, or use processes (``ppocr.infer.runner`` with ``use_mp``).
+Thread safety: one ``TextSystem`` may be shared by any number of threads, including threads started
+after it was built. Every call works on its own local data and each stage's backend takes concurrent
+calls (see :mod:`ppocr.infer.backends`): ONNX Runtime runs overlap in one session; a Paddle model runs
+on its backend's own worker threads (as many as the cores allow for ``cpu_threads``), so threads overlap
+in decoding, cropping, pre/post-processing and across stages. For more, use processes
+(``ppocr.infer.runner`` with ``use_mp``).
 """
 from __future__ import annotations
 
