@@ -18,9 +18,9 @@ def _expected_errors() -> tuple:
     from ppocr.data.errors import DataError
     from ppocr.engine.onnx_export import OnnxExportError
     from ppocr.utils.crypto import EncryptionError
-    from ppocr.utils.errors import CheckpointError
+    from ppocr.utils.errors import CharacterDictError, CheckpointError
 
-    return ConfigError, CheckpointError, DataError, EncryptionError, OnnxExportError, FileNotFoundError
+    return ConfigError, CharacterDictError, CheckpointError, DataError, EncryptionError, OnnxExportError, FileNotFoundError
 
 
 @contextlib.contextmanager

@@ -3,3 +3,7 @@
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable, inconsistent or does not fit the model."""
+
+
+class CharacterDictError(ValueError):
+    """A character dict file is not UTF-8, has a line that is not one character, or repeats a character."""
