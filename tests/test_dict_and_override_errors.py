@@ -73,7 +73,8 @@ def test_predict_system_reports_a_non_utf8_dict_with_its_line(bad_dict_configs, 
            os.path.join(REPO, "doc", "imgs"), "--rec_char_dict_path", dict_path,
            "--draw_img_save_dir", str(tmp_path / "out")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert _single_error_line(proc) == f"error: character dict {dict_path}:3: not UTF-8 (byte 0xe9 at byte 1 of the line)"
+    line = _single_error_line(proc)
+    assert line == f"error: character dict {dict_path}:3: not UTF-8 (byte 0xe9 at byte 1 of the line)"
 
 
 # -- overrides of a section the file does not have ----------------------------------------------------------

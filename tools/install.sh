@@ -29,7 +29,8 @@ elif python -c "import platform, sys
 sys.exit(not (sys.version_info[:2] == (3, 11) and sys.platform == 'linux' and platform.machine() == 'x86_64'))"; then
   source=lock
 else
-  echo "warning: requirements.lock is for CPython 3.11 on Linux x86_64, not $(python -c 'import platform; print(platform.python_version(), platform.system(), platform.machine())'): installing requirements.txt's ranges instead" >&2
+  here=$(python -c "import platform; print(platform.python_version(), platform.system(), platform.machine())")
+  echo "warning: requirements.lock is for CPython 3.11 on Linux x86_64, not $here: installing requirements.txt's ranges" >&2
   source=ranges
 fi
 if [[ $source == lock ]]; then

@@ -25,7 +25,8 @@ fi
 {
   echo "# Exact versions installed by tools/install.sh (CPython 3.11, Linux x86_64). Generated; do not edit."
   echo "# Regenerate after editing requirements.txt, tools/lock.in or tools/lock-test.in:"
-  echo "#   bash tools/lock.sh    (= uv pip compile requirements.txt tools/lock.in [tools/lock-test.in] ${TARGET[*]:0:4})"
+  echo "#   bash tools/lock.sh"
+  echo "# = uv pip compile requirements.txt tools/lock.in [tools/lock-test.in] ${TARGET[*]:0:4}"
   cat "$work/runtime.txt"
   echo "$MARK"
   # the blocks (a pin and its "# via" lines) of packages only the test tools need

@@ -20,7 +20,8 @@ def _expected_errors() -> tuple:
     from ppocr.utils.crypto import EncryptionError
     from ppocr.utils.errors import CharacterDictError, CheckpointError
 
-    return ConfigError, CharacterDictError, CheckpointError, DataError, EncryptionError, OnnxExportError, FileNotFoundError
+    return (ConfigError, CharacterDictError, CheckpointError, DataError, EncryptionError, OnnxExportError,
+            FileNotFoundError)
 
 
 @contextlib.contextmanager
