@@ -262,13 +262,14 @@ class _Records(logging.Handler):
 
 @pytest.fixture(scope="module")
 def trained_cls(tmp_path_factory):
-    """96 crops (48 lines upright and turned), trained 8 epochs × 6 steps through the Trainer."""
+    """96 crops (48 lines upright and turned), trained 16 epochs × 6 steps through the Trainer: 0.95–0.99
+    accuracy over seeds 2–9 (at 8 epochs: 0.72 here, 0.625 on another CPU, either side of the old 0.7 bar)."""
     from ppocr.data.synth.writers import make_cls_dataset
     from ppocr.engine.trainer import Trainer
 
     root = tmp_path_factory.mktemp("cls")
     make_cls_dataset(str(root / "data"), 96, seed=0, height=32)
-    config = tiny_cls_config(root / "data", root / "out", epochs=8)
+    config = tiny_cls_config(root / "data", root / "out", epochs=16)
     validate_config(config)
     records = _Records()
     trainer_logger = logging.getLogger("ppocr.engine.trainer")
@@ -286,9 +287,9 @@ def trained_cls(tmp_path_factory):
 
 def test_training_lowers_loss_and_learns_the_direction(trained_cls):
     losses = [float(m.split("loss: ")[1].split(",")[0]) for m in trained_cls["log"] if "global_step" in m]
-    assert len(losses) >= 8
-    assert np.mean(losses[-2:]) < np.mean(losses[:2]) - 0.1
-    assert trained_cls["metric"]["acc"] >= 0.7, trained_cls["metric"]
+    assert len(losses) >= 16
+    assert np.mean(losses[-2:]) < np.mean(losses[:2]) - 0.1, losses
+    assert trained_cls["metric"]["acc"] >= 0.85, trained_cls["metric"]
 
 
 def test_export_runs_in_paddle_inference_and_matches_dygraph(trained_cls):

@@ -307,7 +307,7 @@ def test_web_page_in_headless_chromium(server, tmp_path):
     browser, driver_path = _chromium(), shutil.which("chromedriver")
     if not (browser and driver_path):
         if os.environ.get("CI") == "true":
-            pytest.fail("CI must have chromium and chromium-driver (.ci/run installs them)")
+            pytest.fail("CI must have chromium and chromium-driver (bash tools/install.sh test installs them)")
         pytest.skip("needs Debian's chromium and chromium-driver: apt-get install chromium chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

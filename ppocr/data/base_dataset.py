@@ -140,8 +140,12 @@ class OCRDataset(paddle.io.Dataset):
         """The transformed sample; in train mode a rejected sample is replaced by a random other
         one, in eval/test mode it becomes None (the collate function drops it)."""
         sample = int(self._order[index])
-        # Extra samples and replacements depend on (seed, epoch, index) only: same data whatever the worker count.
+        # Extra samples, replacements and the operators' draws from the global random / numpy.random state
+        # depend on (seed, epoch, index) only: same data whatever the worker count, rank or call order.
         ext_rng = random.Random(f"{self.seed}:{self.epoch}:{index}:ext")
+        augment_seed = random.Random(f"{self.seed}:{self.epoch}:{index}:ops").getrandbits(32)
+        random.seed(augment_seed)
+        np.random.seed(augment_seed)
         if self.mode != "train":
             try:
                 return self._prepared_sample(sample, ext_rng)

@@ -18,9 +18,10 @@ def _expected_errors() -> tuple:
     from ppocr.data.errors import DataError
     from ppocr.engine.onnx_export import OnnxExportError
     from ppocr.utils.crypto import EncryptionError
-    from ppocr.utils.errors import CheckpointError, OutputDirError
+    from ppocr.utils.errors import CharacterDictError, CheckpointError, OutputDirError
 
-    return (ConfigError, CheckpointError, DataError, EncryptionError, OnnxExportError, OutputDirError,
+    return (ConfigError, CharacterDictError, CheckpointError, DataError, EncryptionError, OnnxExportError,
+            OutputDirError,
             FileNotFoundError)
 
 

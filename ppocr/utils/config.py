@@ -148,6 +148,10 @@ def apply_overrides(config: Dict[str, Any], overrides: Iterable[str]) -> Dict[st
                 if part not in node and depth == 0 and part in OPTIONAL_SECTIONS:
                     node[part] = {}  # e.g. -o Quant.mode=ptq on a recipe without a Quant section
                 if part not in node:
+                    if depth == 0 and part in SECTIONS:
+                        # Creating it would let a typo deeper in the key create keys too; say what is missing.
+                        raise ConfigError(f"override '{text}': section '{part}' is missing from the file; "
+                                          f"add it there (-o only changes keys the file has)")
                     if depth == 0:
                         raise ConfigError(
                             f"override '{text}': unknown section '{part}'" + _hint(part, SECTIONS)

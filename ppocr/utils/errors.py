@@ -7,3 +7,7 @@ class CheckpointError(ValueError):
 
 class OutputDirError(ValueError):
     """An output folder (or an output file's folder) cannot be made or written; checked before work starts."""
+
+
+class CharacterDictError(ValueError):
+    """A character dict file is not UTF-8, has a line that is not one character, or repeats a character."""
