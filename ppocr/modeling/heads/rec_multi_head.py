@@ -10,6 +10,7 @@ deployed model, whose attention branch was not shipped).
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any, Dict, Optional, Sequence, Union
 
 import paddle
@@ -17,6 +18,8 @@ import paddle.nn as nn
 
 from ppocr.modeling.heads.rec_nrtr_head import NRTRHead
 from ppocr.utils.registry import HEADS, NECKS, ConfigError
+
+logger = logging.getLogger(__name__)
 
 BRANCHES = ("CTCHead", "SARHead", "NRTRHead")
 # MultiHead's NRTRHead entry: key → (constructor argument, default)
@@ -99,6 +102,9 @@ class MultiHead(nn.Layer):
             raise ConfigError("the Neck needs a 'name' (svtr, rnn, fc or reshape)", f"{_WHERE}.CTCHead.Neck")
         self.ctc_encoder = NECKS.build({"name": "SequenceEncoder", "encoder_type": encoder_type, **neck},
                                        where=f"{_WHERE}.CTCHead.Neck", in_channels=in_channels)
+        if neck.get("use_guide") and not ({"SARHead", "NRTRHead"} & set(entries)):
+            logger.warning("MultiHead: the CTC neck has use_guide: true but there is no SAR/NRTR branch, so no "
+                           "gradient reaches the backbone; set use_guide: false to train it through CTC")
         self.ctc_head = HEADS.build({"name": "CTCHead", **(ctc.get("Head") or {})}, where=f"{_WHERE}.CTCHead.Head",
                                     in_channels=self.ctc_encoder.out_channels, out_channels=counts["ctc"])
         if "SARHead" in entries:
