@@ -165,15 +165,15 @@ def import_onnx(model: paddle.nn.Layer, path: str, sample: np.ndarray,
     return {"loaded": len(mapped), "max_abs_diff": diff, "keys": sorted(mapped), "unused": unused}
 
 
-def save_weights(model: paddle.nn.Layer, keys: Sequence[str], save_prefix: str) -> str:
-    """Write the imported weights (fused form) as ``<save_prefix>.pdparams``, atomically."""
+def save_weights(model: paddle.nn.Layer, save_prefix: str) -> str:
+    """Write the model's weights (fused form) as ``<save_prefix>.pdparams``, atomically: the imported ones and,
+    for the parts a deployed model lacks, the initial values, so the file loads and exports like a checkpoint."""
     import io
 
     from ppocr.utils.io import atomic_write
 
-    state = model.state_dict()
     buffer = io.BytesIO()
-    paddle.save({key: state[key] for key in keys}, buffer)
+    paddle.save(dict(model.state_dict()), buffer)
     path = save_prefix + ".pdparams"
     with atomic_write(path, "wb") as f:
         f.write(buffer.getvalue())
@@ -208,7 +208,8 @@ def _sample_input(config: Dict[str, Any]) -> np.ndarray:
 def import_into_recipe(config: Dict[str, Any], onnx_path: str, save_prefix: str,
                        images: Sequence[str] = (), tolerance: float = 1e-4) -> Dict[str, Any]:
     """Build the recipe's model, import ``onnx_path`` into it (fused form), check it on ``images`` (or a random
-    input) against ONNX Runtime and write ``<save_prefix>.pdparams`` for ``Global.pretrained_model``.
+    input) against ONNX Runtime and write ``<save_prefix>.pdparams`` for ``Global.pretrained_model`` (weights
+    the eval graph does not use, e.g. a DB threshold branch, keep their initial values: report ``unused``).
 
     A recogniser whose ONNX file carries its characters (``character`` metadata) also gets
     ``<save_prefix>.dict.txt``.
@@ -228,7 +229,10 @@ def import_into_recipe(config: Dict[str, Any], onnx_path: str, save_prefix: str,
             raise OnnxImportError(f"{exc} (for a recogniser, check Global.character_dict_path and use_space_char "
                                   "against the model's character list)") from None
         raise
-    report["pdparams"] = save_weights(model, report.pop("keys"), save_prefix)
+    report["pdparams"] = save_weights(model, save_prefix)
+    if report["unused"]:
+        logger.info("%d weights are not in the deployed model and keep their initial values, e.g. %s",
+                    len(report["unused"]), report["unused"][:3])
     _, metadata = onnx_weights(onnx_path)
     if metadata.get("character"):
         from ppocr.utils.io import atomic_write
