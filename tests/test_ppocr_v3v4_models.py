@@ -318,3 +318,20 @@ def test_distillation_multi_head_losses_read_their_branch():
                        "multi_head": True})
     with pytest.raises(KeyError, match="nrtr"):
         nrtr(outputs, batch)
+
+
+def test_attention_heads_decode_greedily_in_eval_mode():
+    from ppocr.modeling.heads.rec_nrtr_head import NRTRHead
+    from ppocr.modeling.heads.rec_sar_head import SARHead
+
+    sar = SARHead(32, 10, enc_dim=32, d_k=32, max_text_length=5)
+    sar.eval()
+    with paddle.no_grad():
+        probs = sar(paddle.randn([2, 32, 2, 8]), [None, None, paddle.to_tensor([1.0, 0.5])]).numpy()
+    assert probs.shape == (2, 5, 9) and np.allclose(probs.sum(-1), 1.0, atol=1e-4)
+    nrtr = NRTRHead(10, d_model=32, nhead=1, num_decoder_layers=1, max_len=4)
+    nrtr.eval()
+    with paddle.no_grad():
+        ids, scores = nrtr(paddle.randn([2, 6, 32]))
+    assert ids.shape[0] == 2 and ids.shape[1] <= 4 and (ids.numpy()[:, 0] == 2).all()
+    assert scores.shape == ids.shape
