@@ -119,8 +119,12 @@ class OCRDataset(paddle.io.Dataset):
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        """Redraw this epoch's ratio_list sample (and its order when shuffling)."""
+        """Redraw this epoch's ratio_list sample (and its order when shuffling); operators with a
+        ``set_epoch`` (epoch-dependent targets) learn the epoch too."""
         self.epoch = epoch
+        for op in self.ops:
+            if callable(getattr(op, "set_epoch", None)):
+                op.set_epoch(epoch)
         rng = np.random.default_rng(random.Random(f"{self.seed}:{epoch}").getrandbits(128))
         parts = []
         for start, stop, take in zip(self._offsets[:-1], self._offsets[1:], self._draw_counts):

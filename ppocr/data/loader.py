@@ -17,10 +17,10 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import paddle
 
 from ppocr.data.base_dataset import OCRDataset
-from ppocr.data import coco_dataset, lmdb_dataset, simple_dataset  # noqa: F401  (register the datasets)
+from ppocr.data import coco_dataset, lmdb_dataset, multi_scale, simple_dataset  # noqa: F401  (register datasets, samplers)
 from ppocr.data.collate import BatchCollator, LoadFailure
 from ppocr.data.errors import DataError
-from ppocr.utils.registry import DATASETS, ConfigError
+from ppocr.utils.registry import DATASETS, SAMPLERS, ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +194,22 @@ def build_dataloader(config: Dict[str, Any], mode: str, seed: Optional[int] = No
     if seed is None:
         seed = (config.get("Global") or {}).get("seed")
     dataset = build_dataset(config, mode, options["shuffle"], seed)
-    if mode == "Train":
+    sampler_config = config[mode].get("sampler")
+    needed = getattr(dataset, "needs_sampler", None)
+    if sampler_config is None and needed:
+        raise ConfigError(f"{type(dataset).__name__} needs a '{mode}.sampler' section with name {needed}",
+                          f"{mode}.sampler")
+    if sampler_config is not None:
+        if not isinstance(sampler_config, dict):
+            raise ConfigError(f"must be a mapping with a 'name', got {sampler_config!r}", f"{mode}.sampler")
+        try:
+            sampler = SAMPLERS.build(sampler_config, where=f"{mode}.sampler", dataset=dataset)
+        except ConfigError as exc:
+            if exc.where.startswith(f"{mode}."):
+                raise
+            raise ConfigError(exc.message, f"{mode}.sampler.{exc.where}" if exc.where else f"{mode}.sampler") \
+                from None
+    elif mode == "Train":
         sampler = paddle.io.DistributedBatchSampler(dataset, batch_size=options["batch_size_per_card"],
                                                     shuffle=options["shuffle"], drop_last=options["drop_last"])
     else:
@@ -204,6 +219,6 @@ def build_dataloader(config: Dict[str, Any], mode: str, seed: Optional[int] = No
     loader = paddle.io.DataLoader(_GuardedDataset(dataset), batch_sampler=sampler, collate_fn=BatchCollator(dataset),
                                   num_workers=options["num_workers"], worker_init_fn=lifeline,
                                   use_shared_memory=options["use_shared_memory"], return_list=True)
-    log.info("%s: %s with %d samples, %d batches of %d", mode, type(dataset).__name__, len(dataset),
-             len(loader), options["batch_size_per_card"])
+    log.info("%s: %s with %d samples, %d batches of %s", mode, type(dataset).__name__, len(dataset),
+             len(loader), type(sampler).__name__ if sampler_config is not None else options["batch_size_per_card"])
     return dataset, OCRDataLoader(loader, dataset, mode, lifeline)

@@ -19,6 +19,7 @@ from ppocr.modeling.architectures.distillation_model import DistillationModel, s
 from ppocr.postprocess import build_post_process
 from ppocr.postprocess.distillation_postprocess import single_model_config
 from ppocr.engine.onnx_export import convert_to_onnx
+from ppocr.modeling.reparam import fuse_rep_layers
 from ppocr.utils.checkpoint import load_params_file, prepare_model
 from ppocr.utils.crypto import encrypt_file_in_place
 from ppocr.utils.io import ensure_output_dir, temp_dir
@@ -131,7 +132,7 @@ def inference_meta(config: Dict[str, Any], post_process: Any) -> Dict[str, Any]:
 def export_model(config: Dict[str, Any], save_dir: Optional[str] = None,
                  weights: Optional[str] = None, onnx: bool = False) -> str:
     """Build, load weights (``weights`` or Global.checkpoints / pretrained_model; EMA weights when the
-    checkpoint has them) and save for inference. ``onnx`` adds ``inference.onnx``, checked against Paddle
+    checkpoint has them), fuse re-parameterisable layers and save for inference. ``onnx`` adds ``inference.onnx``, checked against Paddle
     Inference. With ``Global.encryption_key`` every written file is encrypted. A DistillationModel writes each
     sub-model to ``<save_dir>/<name>/`` and the deployed one (``Global.export_model_name``, default Student)
     to ``save_dir`` too."""
@@ -157,6 +158,7 @@ def export_model(config: Dict[str, Any], save_dir: Optional[str] = None,
                           "Global.pretrained_model")
     model.set_state_dict(params)
     model.eval()
+    fuse_rep_layers(model)  # deployed graphs hold one conv per re-parameterisable layer
     if isinstance(model, DistillationModel):
         return _export_distillation(model, config, save_dir, onnx, key)
     _write_inference(model, config, post_process, save_dir, onnx, key)

@@ -16,6 +16,9 @@ import paddle.nn.functional as F
 
 from ppocr.losses.det_db_loss import DBLoss
 from ppocr.losses.rec_ctc_loss import CTCLoss
+from ppocr.losses.rec_multi_loss import attention_batch, ctc_batch
+from ppocr.losses.rec_nrtr_loss import NRTRLoss
+from ppocr.losses.rec_sar_loss import SARLoss
 from ppocr.postprocess.distillation_postprocess import select_output
 from ppocr.utils.registry import LOSSES, ConfigError
 
@@ -48,6 +51,14 @@ def _model_pairs(value: Any, owner: str) -> List[Tuple[str, str]]:
         raise ConfigError(f"key 'model_name_pairs' of loss {owner} must be [[name, name], ...], got {value!r}",
                           "Loss")
     return [tuple(pair) for pair in pairs]
+
+
+def _branch(output: Any, branch: str, owner: str) -> Any:
+    """One branch (``ctc``, ``sar``, ``nrtr``) of a MultiHead training output."""
+    if not isinstance(output, dict) or branch not in output:
+        keys = sorted(output) if isinstance(output, dict) else type(output).__name__
+        raise KeyError(f"{owner}: multi_head needs MultiHead's {branch!r} branch output, got {keys}")
+    return output[branch]
 
 
 def _with_total(terms: Dict[str, paddle.Tensor]) -> Dict[str, paddle.Tensor]:
@@ -84,7 +95,8 @@ class DistillationDMLLoss(nn.Layer):
     turns outputs into probabilities. ``use_log: true`` (PaddleOCR's recognition setting) sums the
     divergence over time steps and classes and averages over the batch; false (detection) averages it
     over every element. ``maps_name`` (thrink_maps / threshold_maps / binary_maps, one or a list)
-    compares those channels of DB maps, one term each.
+    compares those channels of DB maps, one term each. ``multi_head`` with ``dis_head`` (ctc, sar, nrtr)
+    compares one branch of MultiHead outputs (PP-OCRv3's dml_ctc / dml_sar).
     """
 
     def __init__(
@@ -95,8 +107,15 @@ class DistillationDMLLoss(nn.Layer):
         key: Optional[str] = None,
         maps_name: Optional[Union[str, List[str]]] = None,
         name: str = "dml",
+        multi_head: bool = False,
+        dis_head: str = "ctc",
     ):
         super().__init__()
+        if multi_head and dis_head not in ("ctc", "sar", "nrtr"):
+            raise ConfigError(f"key 'dis_head' of loss DistillationDMLLoss must be ctc, sar or nrtr, got {dis_head!r}",
+                              "Loss")
+        self.multi_head = multi_head
+        self.dis_head = dis_head
         if act is not None and act not in ACTIVATIONS:
             raise ConfigError(f"key 'act' of loss DistillationDMLLoss must be one of {ACTIVATIONS} or null, "
                               f"got {act!r}", "Loss")
@@ -129,6 +148,8 @@ class DistillationDMLLoss(nn.Layer):
         for index, (first, second) in enumerate(self.pairs):
             out1 = select_output(predicts, first, self.key, owner)
             out2 = select_output(predicts, second, self.key, owner)
+            if self.multi_head:
+                out1, out2 = _branch(out1, self.dis_head, owner), _branch(out2, self.dis_head, owner)
             if self.maps_name is None:
                 terms[f"{self.name}_{index}"] = self._divergence(out1, out2)
                 continue
@@ -168,22 +189,82 @@ class DistillationDistanceLoss(nn.Layer):
 
 @LOSSES.register()
 class DistillationCTCLoss(CTCLoss):
-    """CTC against the ground truth for every sub-model in ``model_name_list`` (``key: head_out``)."""
+    """CTC against the ground truth for every sub-model in ``model_name_list`` (``key: head_out``);
+    ``multi_head`` reads the ``ctc`` branch of MultiHead outputs and its labels from a multi-head batch."""
 
     def __init__(self, model_name_list: list = (), key: Optional[str] = None, use_focal_loss: bool = False,
-                 name: str = "loss_ctc"):
+                 name: str = "loss_ctc", multi_head: bool = False):
         super().__init__(use_focal_loss=use_focal_loss)
         self.model_names = _model_names(model_name_list, type(self).__name__)
         self.key = key
         self.name = name
+        self.multi_head = multi_head
 
     def forward(self, predicts: Dict[str, Any], batch: Sequence[Any]) -> Dict[str, paddle.Tensor]:
         owner = type(self).__name__
         terms = {}
         for index, model_name in enumerate(self.model_names):
             output = select_output(predicts, model_name, self.key, owner)
-            terms[f"{self.name}_{model_name}_{index}"] = super().forward(output, batch)["loss"]
+            if self.multi_head:
+                output, labels = _branch(output, "ctc", owner), ctc_batch(batch)
+            else:
+                labels = batch
+            terms[f"{self.name}_{model_name}_{index}"] = super().forward(output, labels)["loss"]
         return _with_total(terms)
+
+
+class _DistillationBranchLoss:
+    """The attention-branch loss (SAR or NRTR) of every sub-model in ``model_name_list``."""
+
+    branch = ""
+
+    def _init_selection(self, model_name_list: Any, key: Optional[str], multi_head: bool, name: str) -> None:
+        self.model_names = _model_names(model_name_list, type(self).__name__)
+        self.key = key
+        self.multi_head = multi_head
+        self.name = name
+
+    def _terms(self, base_forward: Any, predicts: Dict[str, Any], batch: Sequence[Any]) -> Dict[str, paddle.Tensor]:
+        owner = type(self).__name__
+        terms = {}
+        for index, model_name in enumerate(self.model_names):
+            output = select_output(predicts, model_name, self.key, owner)
+            if self.multi_head:
+                output, labels = _branch(output, self.branch, owner), attention_batch(batch)
+            else:
+                labels = batch
+            terms[f"{self.name}_{model_name}_{index}"] = base_forward(output, labels)["loss"]
+        return _with_total(terms)
+
+
+@LOSSES.register()
+class DistillationSARLoss(SARLoss, _DistillationBranchLoss):
+    """SARLoss for every sub-model in ``model_name_list``; ``multi_head`` reads MultiHead's ``sar`` branch."""
+
+    branch = "sar"
+
+    def __init__(self, model_name_list: list = (), key: Optional[str] = None, multi_head: bool = False,
+                 ignore_index: Optional[int] = None, name: str = "loss_sar"):
+        super().__init__(ignore_index=ignore_index)
+        self._init_selection(model_name_list, key, multi_head, name)
+
+    def forward(self, predicts: Dict[str, Any], batch: Sequence[Any]) -> Dict[str, paddle.Tensor]:
+        return self._terms(super().forward, predicts, batch)
+
+
+@LOSSES.register()
+class DistillationNRTRLoss(NRTRLoss, _DistillationBranchLoss):
+    """NRTRLoss for every sub-model in ``model_name_list``; ``multi_head`` reads MultiHead's ``nrtr`` branch."""
+
+    branch = "nrtr"
+
+    def __init__(self, model_name_list: list = (), key: Optional[str] = None, multi_head: bool = False,
+                 smoothing: bool = True, ignore_index: int = 0, name: str = "loss_nrtr"):
+        super().__init__(smoothing=smoothing, ignore_index=ignore_index)
+        self._init_selection(model_name_list, key, multi_head, name)
+
+    def forward(self, predicts: Dict[str, Any], batch: Sequence[Any]) -> Dict[str, paddle.Tensor]:
+        return self._terms(super().forward, predicts, batch)
 
 
 @LOSSES.register()

@@ -11,11 +11,16 @@ from ppocr.utils.registry import LOSSES
 
 
 def ctc_logits(predicts: Any) -> paddle.Tensor:
-    """The N×T×C logits from a head output, a ``return_all_feats`` dict or a ``(feats, logits)`` pair."""
+    """The N×T×C logits from a head output, a ``return_all_feats`` dict, MultiHead's training dict (its
+    ``ctc`` branch) or a ``(feats, logits)`` pair."""
+    if isinstance(predicts, dict) and "ctc" in predicts:
+        predicts = predicts["ctc"]
     if isinstance(predicts, dict):
         if "head_out" not in predicts:
             raise KeyError(f"CTCLoss needs the 'head_out' entry of the model output, got keys {sorted(predicts)}")
         predicts = predicts["head_out"]
+    if isinstance(predicts, dict) and "ctc" in predicts:
+        predicts = predicts["ctc"]
     if isinstance(predicts, (list, tuple)):
         predicts = predicts[-1]
     return predicts

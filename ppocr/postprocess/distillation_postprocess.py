@@ -12,7 +12,7 @@ from ppocr.postprocess.rec_postprocess import CTCLabelDecode
 from ppocr.utils.registry import POSTPROCESS, ConfigError
 
 # Keys that select sub-model outputs; the rest of the section configures the single-model decoder.
-SELECTION_KEYS = ("model_name", "key")
+SELECTION_KEYS = ("model_name", "key", "multi_head")
 
 
 def select_output(outputs: Any, model_name: str, key: Optional[str], owner: str) -> Any:
@@ -51,7 +51,8 @@ def single_model_config(config: Dict[str, Any]) -> Dict[str, Any]:
 @POSTPROCESS.register()
 class DistillationCTCLabelDecode(CTCLabelDecode):
     """CTC greedy decoding of each sub-model in ``model_name``; ``key`` picks ``head_out`` from
-    ``return_all_feats`` outputs."""
+    ``return_all_feats`` outputs. ``multi_head`` is accepted for PaddleOCR configs: a MultiHead output is
+    decoded from its CTC branch either way."""
 
     single_model_postprocess = "CTCLabelDecode"
 
@@ -61,6 +62,7 @@ class DistillationCTCLabelDecode(CTCLabelDecode):
         use_space_char: bool = False,
         model_name: Union[str, List[str]] = "Student",
         key: Optional[str] = None,
+        multi_head: bool = False,
     ):
         super().__init__(character_dict_path, use_space_char)
         self.model_name = _names(model_name)

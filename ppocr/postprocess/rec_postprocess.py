@@ -77,11 +77,13 @@ class CTCLabelDecode:
 
     @staticmethod
     def _probabilities(preds: Any) -> np.ndarray:
-        if isinstance(preds, dict):
-            if "head_out" not in preds:
-                raise ValueError(f"CTCLabelDecode needs 'head_out' in dict predictions, got keys {list(preds)}")
+        if isinstance(preds, dict) and "head_out" in preds:
             preds = preds["head_out"]
-        elif isinstance(preds, (tuple, list)):
+        if isinstance(preds, dict) and "ctc" in preds:  # MultiHead while training
+            preds = preds["ctc"]
+        if isinstance(preds, dict):
+            raise ValueError(f"CTCLabelDecode needs 'head_out' or 'ctc' in dict predictions, got keys {list(preds)}")
+        if isinstance(preds, (tuple, list)):
             preds = preds[-1]
         return as_numpy(preds)
 

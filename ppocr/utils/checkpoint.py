@@ -241,18 +241,32 @@ def load_params_file(path: str, key: Optional[str] = None, prefer_ema: bool = Fa
     return _load_params(path, key, prefer_ema)[1]
 
 
+def match_rep_form(model: paddle.nn.Layer, params: Dict[str, Any]) -> None:
+    """Fuse the model's re-parameterisable layers when the weights hold them fused (e.g. imported from a
+    deployed model), so the weights load by key; the model then trains in the fused form."""
+    from ppocr.modeling.reparam import fuse_rep_layers, has_unfused_layers, params_are_fused
+
+    if has_unfused_layers(model) and params_are_fused(params):
+        logger.info("the weights hold re-parameterisable layers in fused form: fusing the model to match")
+        fuse_rep_layers(model)
+
+
 def prepare_model(model: paddle.nn.Layer, weights: Optional[str], key: Optional[str] = None) -> paddle.nn.Layer:
     """Give a freshly built model the shapes of the checkpoint it is about to load.
 
-    A pruned checkpoint carries its channel plan beside the weights; every place that loads weights
-    (training, export, checkpoint prediction) calls this first.
+    A pruned checkpoint carries its channel plan beside the weights; a checkpoint with fused
+    re-parameterisable layers makes the model fuse them. Every place that loads weights (training, export,
+    checkpoint prediction) calls this first.
     """
     if weights:
+        from ppocr.modeling.reparam import has_unfused_layers
         from ppocr.slim.prune.plan import apply_plan_file
 
         prefix = _strip_suffix(weights)
         recover_checkpoint(prefix)
         apply_plan_file(model, prefix, key)
+        if has_unfused_layers(model) and os.path.isfile(prefix + ".pdparams"):
+            match_rep_form(model, load_params_file(weights, key))
     return model
 
 
@@ -271,6 +285,7 @@ def load_pretrained(model: paddle.nn.Layer, path: str, key: Optional[str] = None
     ``skip_checkpoint_variables``).
     """
     file, params = _load_params(path, key, prefer_ema)
+    match_rep_form(model, params)
     own = model.state_dict()
     report = {"loaded": [], "missing": [], "unexpected": [], "shape_mismatch": [], "skipped": []}
     pattern = None

@@ -19,6 +19,7 @@ from ppocr.utils.registry import (
     NECKS,
     OPTIMIZERS,
     POSTPROCESS,
+    SAMPLERS,
     TRANSFORMS,
     ConfigError,
     closest,
@@ -297,11 +298,12 @@ def _validate(config: Dict[str, Any], require: Iterable[str]) -> None:
         if not isinstance(section, dict):
             raise ConfigError("expected a mapping with 'dataset' and 'loader'", mode)
         for key in section:
-            if key not in ("dataset", "loader"):
-                raise ConfigError(f"unknown key '{key}'" + _hint(key, ("dataset", "loader")), mode)
+            if key not in ("dataset", "loader", "sampler"):
+                raise ConfigError(f"unknown key '{key}'" + _hint(key, ("dataset", "loader", "sampler")), mode)
         if "dataset" not in section:
             raise ConfigError("missing required key 'dataset'", mode)
         _check_schema(section.get("loader") or {}, LOADER_SCHEMA, f"{mode}.loader")
+        _check_component(SAMPLERS, section.get("sampler"), f"{mode}.sampler", extra=("dataset",))
 
 
 class ArgsParser(argparse.ArgumentParser):

@@ -161,6 +161,7 @@ POSTPROCESS = Registry("postprocess")
 METRICS = Registry("metric")
 OPERATORS = Registry("operator")
 DATASETS = Registry("dataset")
+SAMPLERS = Registry("sampler")
 OPTIMIZERS = Registry("optimizer")
 LR_SCHEDULERS = Registry("lr scheduler")
 

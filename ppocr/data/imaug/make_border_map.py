@@ -1,11 +1,11 @@
 """DBNet threshold-map target: a ridge along every text border, highest on the border itself."""
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import numpy as np
 
-from ppocr.data.imaug.make_shrink_map import fill_polygons, offset_distance, offset_polygon
+from ppocr.data.imaug.make_shrink_map import EpochSchedule, fill_polygons, offset_distance, offset_polygon
 from ppocr.utils.registry import OPERATORS
 
 
@@ -37,12 +37,22 @@ class MakeBorderMap:
     Each non-ignored polygon is dilated by D = area·(1 − r²)/perimeter; inside that band the value is
     1 − distance-to-border / D, mapped to [thresh_min, thresh_max] (thresh_min elsewhere). The mask
     marks the dilated regions, where the threshold loss is computed.
+
+    ``total_epoch`` (PP-OCRv4) makes r grow with training: r + 0.2 · epoch / total_epoch, the epoch coming
+    from the dataset (``set_epoch``) or ``epoch``. (PaddleOCR passes its random seed as the epoch here.)
     """
 
-    def __init__(self, shrink_ratio: float = 0.4, thresh_min: float = 0.3, thresh_max: float = 0.7):
+    def __init__(self, shrink_ratio: float = 0.4, thresh_min: float = 0.3, thresh_max: float = 0.7,
+                 total_epoch: Optional[int] = None, epoch: Optional[int] = None):
+        self.base_shrink_ratio = shrink_ratio
         self.shrink_ratio = shrink_ratio
         self.thresh_min = thresh_min
         self.thresh_max = thresh_max
+        self.schedule = EpochSchedule(total_epoch, "MakeBorderMap")
+        self.set_epoch(epoch or 0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.shrink_ratio = self.schedule.ratio(self.base_shrink_ratio, epoch)
 
     def _draw(self, poly: np.ndarray, canvas: np.ndarray, mask: np.ndarray) -> None:
         distance = offset_distance(poly, self.shrink_ratio)

@@ -5,13 +5,13 @@ Also home of the polygon offset helpers the border map shares: the DB paper's of
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import cv2
 import numpy as np
 import pyclipper
 
-from ppocr.utils.registry import OPERATORS
+from ppocr.utils.registry import OPERATORS, ConfigError
 
 # pyclipper works on integers; scaling keeps sub-pixel precision of the offset polygons
 _CLIPPER_SCALE = 256.0
@@ -61,17 +61,42 @@ def clip_polygon(poly: np.ndarray, height: int, width: int) -> np.ndarray:
     return clipped
 
 
+class EpochSchedule:
+    """PP-OCRv4's growing shrink ratio: ``ratio + 0.2 · epoch / total_epoch`` (constant without total_epoch)."""
+
+    GROWTH = 0.2
+
+    def __init__(self, total_epoch: Optional[int], owner: str):
+        if total_epoch is not None and (isinstance(total_epoch, bool) or not isinstance(total_epoch, int)
+                                        or total_epoch < 1):
+            raise ConfigError(f"key 'total_epoch' of {owner} must be a positive integer, got {total_epoch!r}")
+        self.total_epoch = total_epoch
+
+    def ratio(self, base: float, epoch: int) -> float:
+        if self.total_epoch is None:
+            return base
+        return base + self.GROWTH * min(epoch, self.total_epoch) / self.total_epoch
+
+
 @OPERATORS.register()
 class MakeShrinkMap:
     """``shrink_map`` = 1 inside each polygon shrunk by D; ``shrink_mask`` = 0 over boxes not to learn from.
 
     Ignored boxes, boxes whose shorter side is below ``min_text_size`` and boxes whose shrink vanishes
     are masked out and marked in ``ignore_tags`` so later operators (and the loss) treat them alike.
+    ``total_epoch``: the shrink ratio grows with the epoch as in :class:`MakeBorderMap`.
     """
 
-    def __init__(self, shrink_ratio: float = 0.4, min_text_size: int = 8):
+    def __init__(self, shrink_ratio: float = 0.4, min_text_size: int = 8, total_epoch: Optional[int] = None,
+                 epoch: Optional[int] = None):
+        self.base_shrink_ratio = shrink_ratio
         self.shrink_ratio = shrink_ratio
         self.min_text_size = min_text_size
+        self.schedule = EpochSchedule(total_epoch, "MakeShrinkMap")
+        self.set_epoch(epoch or 0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.shrink_ratio = self.schedule.ratio(self.base_shrink_ratio, epoch)
 
     def __call__(self, data: Dict[str, Any]) -> Dict[str, Any]:
         height, width = data["image"].shape[:2]

@@ -28,7 +28,8 @@ class BaseModel(nn.Layer):
     """Chains the configured parts; each part's ``in_channels`` is the previous part's ``out_channels``.
 
     ``return_all_feats`` exposes intermediate features (distillation losses compare them):
-    ``{"backbone_out", "neck_out", "head_out"}``; a head returning a dict (det) is merged instead.
+    ``{"backbone_out", "neck_out", "head_out"}``; a head returning a dict (det) is merged instead, except
+    MultiHead's training dict, which is ``head_out`` (its CTC neck output is ``neck_out``).
     """
 
     def __init__(
@@ -77,7 +78,10 @@ class BaseModel(nn.Layer):
             feats["neck_out"] = x
         if self.use_head:
             x = self.head(x, targets=data)
-            if isinstance(x, dict):
+            if isinstance(x, dict) and "ctc_neck" in x:  # MultiHead while training: its branches stay together
+                feats["neck_out"] = x["ctc_neck"]
+                feats["head_out"] = x
+            elif isinstance(x, dict):
                 feats.update(x)
             else:
                 feats["head_out"] = x

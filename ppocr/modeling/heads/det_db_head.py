@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
-from ppocr.utils.registry import HEADS
+from ppocr.utils.registry import HEADS, ConfigError
 
 
 def _uniform_bias(fan_in: int) -> paddle.ParamAttr:
@@ -16,24 +16,34 @@ def _uniform_bias(fan_in: int) -> paddle.ParamAttr:
     return paddle.ParamAttr(initializer=nn.initializer.Uniform(-bound, bound))
 
 
+def _zero_nan(x: paddle.Tensor) -> paddle.Tensor:
+    return paddle.where(paddle.isnan(x), paddle.zeros_like(x), x)
+
+
 class _MapBranch(nn.Layer):
     """conv-bn-relu at 1/4, then two ×2 transposed convs back to input resolution, sigmoid.
 
-    Sub-layer names match PaddleOCR's DB head so its pretrained weights load by key.
+    ``kernel_list`` gives the three kernel sizes (the first conv is padded to keep the size; the transposed
+    convs have stride 2). ``fix_nan`` zeroes NaNs after each batch norm while training, so one bad batch
+    (fp16 overflow) does not poison the weights. Sub-layer names match PaddleOCR's DB head so its weights load.
     """
 
-    def __init__(self, in_channels: int):
+    def __init__(self, in_channels: int, kernel_list: List[int], fix_nan: bool = False):
         super().__init__()
         mid = in_channels // 4
-        self.conv1 = nn.Conv2D(in_channels, mid, 3, padding=1, bias_attr=False)
+        self.fix_nan = fix_nan
+        self.conv1 = nn.Conv2D(in_channels, mid, kernel_list[0], padding=kernel_list[0] // 2, bias_attr=False)
         self.conv_bn1 = nn.BatchNorm2D(mid)
-        self.conv2 = nn.Conv2DTranspose(mid, mid, 2, stride=2, bias_attr=_uniform_bias(mid * 4))
+        self.conv2 = nn.Conv2DTranspose(mid, mid, kernel_list[1], stride=2, bias_attr=_uniform_bias(mid * 4))
         self.conv_bn2 = nn.BatchNorm2D(mid)
-        self.conv3 = nn.Conv2DTranspose(mid, 1, 2, stride=2, bias_attr=_uniform_bias(mid * 4))
+        self.conv3 = nn.Conv2DTranspose(mid, 1, kernel_list[2], stride=2, bias_attr=_uniform_bias(mid * 4))
+
+    def _guard(self, x: paddle.Tensor) -> paddle.Tensor:
+        return _zero_nan(x) if self.fix_nan and self.training else x
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        x = F.relu(self.conv_bn1(self.conv1(x)))
-        x = F.relu(self.conv_bn2(self.conv2(x)))
+        x = self._guard(F.relu(self.conv_bn1(self.conv1(x))))
+        x = self._guard(F.relu(self.conv_bn2(self.conv2(x))))
         return F.sigmoid(self.conv3(x))
 
 
@@ -45,12 +55,15 @@ class DBHead(nn.Layer):
     Only the shrink map is needed at inference, so the threshold branch is skipped there.
     """
 
-    def __init__(self, in_channels: int, k: int = 50):
+    def __init__(self, in_channels: int, k: int = 50, kernel_list: List[int] = (3, 2, 2), fix_nan: bool = False):
         super().__init__()
+        if (not isinstance(kernel_list, (list, tuple)) or len(kernel_list) != 3
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in kernel_list)):
+            raise ConfigError(f"key 'kernel_list' of head DBHead must be 3 positive kernel sizes, got {kernel_list!r}")
         self.k = k
         self.out_channels = 1
-        self.binarize = _MapBranch(in_channels)
-        self.thresh = _MapBranch(in_channels)
+        self.binarize = _MapBranch(in_channels, list(kernel_list), fix_nan)
+        self.thresh = _MapBranch(in_channels, list(kernel_list), fix_nan)
 
     def forward(self, x: paddle.Tensor, targets: Optional[dict] = None) -> Dict[str, paddle.Tensor]:
         shrink_maps = self.binarize(x)

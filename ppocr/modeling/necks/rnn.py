@@ -1,9 +1,12 @@
 """Turns a 1-pixel-high feature map into a sequence (and optionally encodes it) for CTC heads."""
 from __future__ import annotations
 
+from typing import List, Optional
+
 import paddle
 import paddle.nn as nn
 
+from ppocr.modeling.necks.svtr_encoder import EncoderWithSVTR
 from ppocr.utils.registry import NECKS, ConfigError
 
 # PaddleOCR decays the fc encoder's weights lightly; kept so recipes behave the same.
@@ -57,14 +60,24 @@ class EncoderWithRNN(nn.Layer):
 
 
 _ENCODERS = {"fc": EncoderWithFC, "rnn": EncoderWithRNN}
-ENCODER_TYPES = ("reshape", *_ENCODERS)
+ENCODER_TYPES = ("reshape", *_ENCODERS, "svtr")
 
 
 @NECKS.register()
 class SequenceEncoder(nn.Layer):
-    """``reshape`` (Im2Seq only), ``fc`` (+ Linear to ``hidden_size``) or ``rnn`` (+ 2-layer BiLSTM)."""
+    """``reshape`` (Im2Seq only), ``fc`` (+ Linear to ``hidden_size``), ``rnn`` (+ 2-layer BiLSTM) or ``svtr``
+    (:class:`EncoderWithSVTR` on the feature map, then Im2Seq).
 
-    def __init__(self, in_channels: int, encoder_type: str = "rnn", hidden_size: int = 48):
+    The svtr keys (``dims``, ``depth``, ``hidden_dims``, ``use_guide``, ``num_heads``, ``qkv_bias``,
+    ``mlp_ratio``, ``drop_rate``, ``attn_drop_rate``, ``drop_path``, ``kernel_size``, ``qk_scale``) configure
+    the svtr encoder only; ``hidden_size`` the fc and rnn ones.
+    """
+
+    def __init__(self, in_channels: int, encoder_type: str = "rnn", hidden_size: int = 48, dims: int = 64,
+                 depth: int = 2, hidden_dims: int = 120, use_guide: bool = False, num_heads: int = 8,
+                 qkv_bias: bool = True, mlp_ratio: float = 2.0, drop_rate: float = 0.1,
+                 attn_drop_rate: float = 0.1, drop_path: float = 0.0, kernel_size: List[int] = (3, 3),
+                 qk_scale: Optional[float] = None):
         super().__init__()
         if encoder_type not in ENCODER_TYPES:
             raise ConfigError(
@@ -76,11 +89,21 @@ class SequenceEncoder(nn.Layer):
         self.only_reshape = encoder_type == "reshape"
         if self.only_reshape:
             self.out_channels = self.encoder_reshape.out_channels
+        elif encoder_type == "svtr":
+            if not isinstance(kernel_size, (list, tuple)) or len(kernel_size) != 2:
+                raise ConfigError(f"key 'kernel_size' of the svtr encoder must be [h, w], got {kernel_size!r}")
+            self.encoder = EncoderWithSVTR(
+                in_channels, dims=dims, depth=depth, hidden_dims=hidden_dims, use_guide=use_guide,
+                num_heads=num_heads, qkv_bias=qkv_bias, mlp_ratio=mlp_ratio, drop_rate=drop_rate,
+                attn_drop_rate=attn_drop_rate, drop_path=drop_path, kernel_size=kernel_size, qk_scale=qk_scale)
+            self.out_channels = self.encoder.out_channels
         else:
             self.encoder = _ENCODERS[encoder_type](self.encoder_reshape.out_channels, hidden_size)
             self.out_channels = self.encoder.out_channels
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        if self.encoder_type == "svtr":
+            return self.encoder_reshape(self.encoder(x))
         x = self.encoder_reshape(x)
         if not self.only_reshape:
             x = self.encoder(x)

@@ -1,0 +1,411 @@
+"""Fine-tune the deployed PP-OCRv4 detector and recogniser on real photos (ICDAR 2015 train), then deploy them.
+
+1. Data (``--train_root``, default ../shared/data): ICDAR 2015 train GT → det labels; word crops cut from its quads
+   the way the OCR system crops (``ppocr.infer.system.crop_quad``, ``###`` skipped) plus IIIT5K train → rec labels.
+   Every 10th photo (and its crops, and every 10th IIIT5K crop) is held out as the *validation split*: training
+   keeps the best checkpoint on it and the detector's box threshold / unclip ratio are chosen on it. Nothing is
+   chosen on ``--eval_root``. Dictionary: PP-OCRv4's (6623 characters + space); words it cannot spell are counted.
+2. Weights: the packaged PP-OCRv4 det/rec ONNX files imported into the fine-tuning recipes
+   (``tools/import_onnx.py``), checked against ONNX Runtime.
+3. Training: ``tools/train.py`` with the ``*_finetune.yml`` recipes, one after the other, each within
+   ``--det_minutes`` / ``--rec_minutes`` CPU-minutes: a timing probe of a few steps plans the epochs (or the share of
+   the training pool per epoch when one epoch does not fit). Commands, progress and CPU time are printed.
+4. Deployment: both models exported (Paddle Inference + ONNX), threshold sweep on the validation split, and
+   ``tools/infer/predict_system.py --det_model_dir … --rec_model_dir …`` over the dev photos.
+5. Figures before (packaged models) and after (fine-tuned), on ``--eval_root``: det P/R/Hmean on icdar2015_dev
+   (img_1–200), word accuracy on its word crops, SVT and IC03 word accuracy, end-to-end Hmean of predict_system;
+   training throughput (samples/s). Targets (issue 14): det Hmean ≥ 0.78, dev word accuracy ≥ 78 %, SVT/IC03 drop
+   ≤ 1 point, end-to-end Hmean ≥ 0.60. Scoring as ``benchmarks/system_ic15.py`` (IoU > 0.5, ``###`` ignored,
+   words compared on [0-9a-z] case-insensitively).
+
+    python benchmarks/finetune_ic15.py --work_dir /tmp/ft15                       # the full run (2 × 90 CPU-min)
+    python benchmarks/finetune_ic15.py --det_max_steps 2 --rec_max_steps 2 --eval_limit 5   # smoke run
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Dict, List, Sequence, Tuple
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import (REPO, Clock, Figure, StepLog, base_parser, format_table, load_average,  # noqa: E402
+                     read_rec_gt, start, word_accuracy)
+
+DEFAULT_TRAIN_ROOT = os.path.normpath(os.path.join(REPO, "..", "shared", "data"))
+DET_RECIPE = os.path.join(REPO, "configs", "det", "PP-OCRv4", "PP-OCRv4_mobile_det_finetune.yml")
+REC_RECIPE = os.path.join(REPO, "configs", "rec", "PP-OCRv4", "PP-OCRv4_mobile_rec_finetune.yml")
+VAL_EVERY = 10  # every 10th photo / crop is the validation split
+PROBE_STEPS = 4
+DB_CANDIDATES = [(box, unclip) for box in (0.5, 0.6, 0.7) for unclip in (1.5, 2.0)]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- data ----------------------------------------------------------------------------------------------------
+
+def prepare_det(train_root: str, work: str) -> Tuple[str, str, str]:
+    """(data_dir, train label file, val label file) of ICDAR 2015 train."""
+    from ppocr.data.icdar2015 import convert_icdar2015
+
+    ic15 = os.path.join(train_root, "icdar2015_train")
+    everything = os.path.join(work, "det_all.txt")
+    convert_icdar2015(os.path.join(ic15, "ch4_training_localization_transcription_gt"),
+                      os.path.join(ic15, "ch4_training_images"), everything, "ch4_training_images/")
+    with open(everything, encoding="utf-8") as f:
+        lines = sorted(f.read().splitlines(), key=lambda line: int(line.split("\t")[0].split("_")[-1].split(".")[0]))
+    train = [line for i, line in enumerate(lines) if i % VAL_EVERY != VAL_EVERY - 1]
+    val = [line for i, line in enumerate(lines) if i % VAL_EVERY == VAL_EVERY - 1]
+    paths = []
+    for name, part in (("det_train.txt", train), ("det_val.txt", val)):
+        paths.append(os.path.join(work, name))
+        with open(paths[-1], "w", encoding="utf-8") as f:
+            f.write("\n".join(part) + "\n")
+    log(f"det data: {len(train)} training photos, {len(val)} validation photos")
+    return ic15, paths[0], paths[1]
+
+
+def cut_word_crops(label_lines: Sequence[str], data_dir: str, out_dir: str) -> List[str]:
+    """``abs_path<TAB>word`` lines for the crops of every readable quad, cut as the OCR system cuts them."""
+    import cv2
+    import numpy as np
+
+    from ppocr.infer.system import crop_quad
+
+    os.makedirs(out_dir, exist_ok=True)
+    lines = []
+    for line in label_lines:
+        path, labels = line.split("\t", 1)
+        image = cv2.imread(os.path.join(data_dir, path))
+        stem = os.path.splitext(os.path.basename(path))[0]
+        for index, item in enumerate(json.loads(labels)):
+            word = item["transcription"]
+            if word == "###" or not word.strip():
+                continue
+            crop = crop_quad(image, np.array(item["points"], dtype=np.float32))
+            if min(crop.shape[:2]) < 4:
+                continue
+            crop_path = os.path.join(out_dir, f"{stem}_{index}.png")
+            cv2.imwrite(crop_path, crop)
+            lines.append(f"{crop_path}\t{word}")
+    return lines
+
+
+def prepare_rec(train_root: str, work: str, det_data: str, det_train: str, det_val: str) -> Tuple[str, str]:
+    """(train, val) rec label files with absolute image paths: IC15 crops + IIIT5K train."""
+    from ppocr.utils.character import load_character_list
+
+    files = {}
+    for split, det_file in (("train", det_train), ("val", det_val)):
+        with open(det_file, encoding="utf-8") as f:
+            files[split] = cut_word_crops(f.read().splitlines(), det_data, os.path.join(work, "crops", split))
+    iiit = read_rec_gt(os.path.join(train_root, "iiit5k_train", "rec_gt_train.txt"))
+    for index, (path, word) in enumerate(iiit):
+        files["val" if index % VAL_EVERY == VAL_EVERY - 1 else "train"].append(f"{os.path.abspath(path)}\t{word}")
+    known = set(load_character_list("ppocr/utils/ppocr_keys_v1.txt", True))
+    out = []
+    for split in ("train", "val"):
+        words = [line.split("\t", 1)[1] for line in files[split]]
+        unknown = [w for w in words if any(ch not in known for ch in w)]
+        too_long = [w for w in words if len(w) > 25]
+        path = os.path.join(work, f"rec_{split}.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(files[split]) + "\n")
+        log(f"rec {split}: {len(words)} crops ({len(unknown)} with characters outside the dictionary, "
+            f"{len(too_long)} over 25 characters: both are skipped by the label encoder)")
+        out.append(path)
+    return out[0], out[1]
+
+
+def read_dev(eval_root: str, limit: int) -> List[Tuple[str, List[dict]]]:
+    from system_ic15 import read_det_gt
+
+    items = read_det_gt(os.path.join(eval_root, "icdar2015_dev", "det_gt.txt"))
+    return items[:limit] if limit > 0 else items
+
+
+# -- training --------------------------------------------------------------------------------------------------
+
+def train_command(recipe: str, overrides: Sequence[str]) -> List[str]:
+    return [sys.executable, os.path.join(REPO, "tools", "train.py"), "-c", recipe, "-o", *overrides]
+
+
+def run_training(title: str, recipe: str, overrides: Sequence[str], total_steps: int, threads: int
+                 ) -> Tuple[float, float, StepLog]:
+    """Run tools/train.py, echoing progress; (wall seconds, CPU seconds of the run, its step log)."""
+    import resource
+
+    cmd = train_command(recipe, overrides)
+    log(f"{title}: {' '.join(cmd)}")
+    steps = StepLog(total_steps, echo_every=max(1, total_steps // 20),
+                    echo_log=_EchoLog(), title=title)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    with subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        tail: List[str] = []
+        for line in proc.stdout:
+            steps.feed(line)
+            tail = (tail + [line])[-30:]
+        proc.wait()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    if proc.returncode != 0:
+        raise SystemExit(f"{title} failed ({proc.returncode}):\n{''.join(tail)}")
+    return time.perf_counter() - started, cpu, steps
+
+
+class _EchoLog:
+    @staticmethod
+    def info(message: str, *args) -> None:
+        log(message % args)
+
+
+def data_overrides(kind: str, data_dir: str, train_file: str, val_file: str, batch: int) -> List[str]:
+    return [f"Train.dataset.data_dir={data_dir}", f"Train.dataset.label_file_list=['{train_file}']",
+            f"Eval.dataset.data_dir={data_dir}", f"Eval.dataset.label_file_list=['{val_file}']",
+            f"Train.loader.batch_size_per_card={batch}", "Train.loader.num_workers=1", "Eval.loader.num_workers=0",
+            "Global.use_gpu=false", "Global.print_batch_step=1"]
+
+
+def count_lines(path: str) -> int:
+    with open(path, encoding="utf-8") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def subset(path: str, count: int, out: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        lines = [line for line in f.read().splitlines() if line.strip()][:count]
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return out
+
+
+def fine_tune(kind: str, recipe: str, args, work: str, data_dir: str, train_file: str, val_file: str,
+              pretrained: str, batch: int) -> Dict[str, float]:
+    """Plan the run for the CPU budget (or --*_max_steps), train, return timings and the output folder."""
+    out_dir = os.path.join(work, f"{kind}_out")
+    max_steps = getattr(args, f"{kind}_max_steps")
+    base = data_overrides(kind, data_dir, train_file, val_file, batch) + [f"Global.pretrained_model={pretrained}"]
+    pool = count_lines(train_file)
+    steps_per_epoch = max(1, pool // batch)
+    if max_steps:
+        train_file = subset(train_file, max_steps * batch, os.path.join(work, f"{kind}_smoke.txt"))
+        epochs, ratio, total = 1, 1.0, max_steps
+        val_file = subset(val_file, 4, os.path.join(work, f"{kind}_smoke_val.txt"))
+        base = data_overrides(kind, data_dir, train_file, val_file, batch) + [f"Global.pretrained_model={pretrained}"]
+    else:
+        probe_file = subset(train_file, PROBE_STEPS * batch, os.path.join(work, f"{kind}_probe.txt"))
+        probe = data_overrides(kind, data_dir, probe_file, val_file, batch) + [
+            f"Global.pretrained_model={pretrained}", "Global.epoch_num=1", f"Global.save_model_dir={out_dir}_probe",
+            "Global.eval_batch_step=[0,100000]", "Global.cal_metric_during_train=false"]
+        _, probe_cpu, _ = run_training(f"{kind} timing probe", recipe, probe, PROBE_STEPS, args.threads)
+        per_step = probe_cpu / PROBE_STEPS
+        budget_steps = max(1, int(getattr(args, f"{kind}_minutes") * 60 / per_step))
+        epochs = max(1, budget_steps // steps_per_epoch)
+        ratio = min(1.0, budget_steps / steps_per_epoch)
+        total = int(epochs * steps_per_epoch * ratio)
+        log(f"{kind}: {per_step:.2f} CPU-s/step in the probe → {epochs} epoch(s) over {ratio:.0%} of {pool} "
+            f"samples ({total} steps) for {getattr(args, f'{kind}_minutes')} CPU-min")
+    every = max(1, total // 4)
+    overrides = base + [f"Global.epoch_num={epochs}", f"Train.dataset.ratio_list=[{ratio}]",
+                        f"Global.save_model_dir={out_dir}", f"Global.eval_batch_step=[0,{every}]",
+                        "Global.save_epoch_step=100000"]
+    wall, cpu, steps = run_training(f"{kind} fine-tuning", recipe, overrides, total, args.threads)
+    rate = (steps.records[-1].step * batch / wall) if steps.records else float("nan")
+    log(f"{kind}: {wall / 60:.1f} wall-min, {cpu / 60:.1f} CPU-min, {rate:.2f} samples/s ({load_average()})")
+    best = os.path.join(out_dir, "best_accuracy")
+    weights = best if os.path.isfile(best + ".pdparams") else os.path.join(out_dir, "latest")
+    return {"wall": wall, "cpu": cpu, "samples_per_s": rate, "weights": weights, "steps": total}
+
+
+def export(recipe: str, weights: str, out_dir: str, extra: Sequence[str] = ()) -> str:
+    cmd = [sys.executable, os.path.join(REPO, "tools", "export_model.py"), "-c", recipe, "--onnx", "-o",
+           f"Global.pretrained_model={weights}", f"Global.save_inference_dir={out_dir}", *extra]
+    log("export: " + " ".join(cmd))
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"export failed:\n{proc.stderr[-3000:]}")
+    return out_dir
+
+
+# -- evaluation ----------------------------------------------------------------------------------------------
+
+def detection_scores(options, items) -> Dict[str, float]:
+    import cv2
+
+    from ppocr.infer.detector import TextDetector
+    from system_ic15 import Score
+
+    detector = TextDetector(options)
+    score = Score()
+    for path, gt in items:
+        boxes, _ = detector(cv2.imread(path))
+        score.add(gt, [(box, "") for box in boxes])
+    return score.det
+
+
+def dev_word_crops(items, out_dir: str) -> List[Tuple[str, str]]:
+    lines = cut_word_crops([f"{path}\t{json.dumps(gt)}" for path, gt in items], "/", out_dir)
+    return [tuple(line.split("\t", 1)) for line in lines]
+
+
+def recognition_accuracy(options, pairs: Sequence[Tuple[str, str]]) -> float:
+    import cv2
+
+    from ppocr.infer.recognizer import TextRecognizer
+
+    recognizer = TextRecognizer(options)
+    crops = [cv2.imread(path) for path, _ in pairs]
+    texts, _ = recognizer(crops)
+    return word_accuracy(zip((text for text, _ in texts), (word for _, word in pairs)))[0]
+
+
+def end_to_end(det_dir, rec_dir, items, work: str, tag: str, det_settings=None) -> Dict[str, float]:
+    """predict_system over the dev photos (its CLI, as a user runs it), scored end to end."""
+    from ppocr.infer.results import load_system_results
+    from system_ic15 import Score
+
+    image_dir = os.path.join(work, "dev_images")
+    os.makedirs(image_dir, exist_ok=True)
+    for path, _ in items:
+        target = os.path.join(image_dir, os.path.basename(path))
+        if not os.path.exists(target):
+            os.symlink(os.path.abspath(path), target)
+    out_dir = os.path.join(work, "system_" + "".join(ch if ch.isalnum() else "_" for ch in tag))
+    cmd = [sys.executable, os.path.join(REPO, "tools", "infer", "predict_system.py"), "--image_dir", image_dir,
+           "--draw_img_save_dir", out_dir, "--is_visualize", "False"]
+    if det_dir:
+        cmd += ["--det_model_dir", det_dir, "--rec_model_dir", rec_dir]
+    for key, value in (det_settings or {}).items():
+        cmd += [f"--{key}", str(value)]
+    log(f"predict_system ({tag}): {' '.join(cmd)}")
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"predict_system failed:\n{proc.stderr[-3000:]}")
+    found = {os.path.basename(key): results or [] for key, results, _ in
+             load_system_results(os.path.join(out_dir, "system_results.txt"))}
+    score = Score()
+    import numpy as np
+
+    for path, gt in items:
+        results = found.get(os.path.basename(path), [])
+        score.add(gt, [(np.asarray(r["points"], dtype=np.float64), r["transcription"]) for r in results])
+    return score.end_to_end
+
+
+def choose_db_settings(det_dir: str, val_file: str, data_dir: str, limit: int) -> Dict[str, float]:
+    """Box threshold and unclip ratio with the best Hmean on the validation split."""
+    from ppocr.infer.options import InferOptions
+
+    with open(val_file, encoding="utf-8") as f:
+        items = [(os.path.join(data_dir, line.split("\t")[0]), json.loads(line.split("\t", 1)[1]))
+                 for line in f.read().splitlines() if line.strip()]
+    items = items[:limit] if limit > 0 else items
+    best = None
+    for box, unclip in DB_CANDIDATES:
+        figures = detection_scores(InferOptions(det_model_dir=det_dir, det_db_box_thresh=box,
+                                                det_db_unclip_ratio=unclip), items)
+        log(f"validation split: box_thresh {box}, unclip_ratio {unclip}: Hmean {figures['hmean']:.4f}")
+        if best is None or figures["hmean"] > best[0]:
+            best = (figures["hmean"], box, unclip)
+    return {"det_db_box_thresh": best[1], "det_db_unclip_ratio": best[2]}
+
+
+def evaluate_all(tag: str, det_dir, rec_dir, args, work, dev, dev_crops, det_settings=None) -> Dict[str, float]:
+    from ppocr.infer.options import InferOptions
+
+    options = InferOptions(det_model_dir=det_dir, rec_model_dir=rec_dir, **(det_settings or {}))
+    figures = {"det": detection_scores(options, dev)}
+    limit = args.eval_limit
+    for name, pairs in (("dev words", dev_crops), ("SVT", read_rec_gt(os.path.join(args.eval_root, "svt", "rec_gt.txt"))),
+                        ("IC03", read_rec_gt(os.path.join(args.eval_root, "ic03", "rec_gt.txt")))):
+        figures[name] = recognition_accuracy(options, pairs[:limit] if limit > 0 else pairs)
+    figures["e2e"] = end_to_end(det_dir, rec_dir, dev, work, tag, det_settings)
+    det, e2e = figures["det"], figures["e2e"]
+    log(f"{tag}: det P {det['precision']:.4f} R {det['recall']:.4f} H {det['hmean']:.4f}; dev words "
+        f"{figures['dev words']:.2%}; SVT {figures['SVT']:.2%}; IC03 {figures['IC03']:.2%}; e2e H {e2e['hmean']:.4f}")
+    return figures
+
+
+def main() -> None:
+    parser = base_parser(__doc__)
+    parser.add_argument("--train_root", default=DEFAULT_TRAIN_ROOT,
+                        help="folder holding icdar2015_train/ and iiit5k_train/ (default: ../shared/data)")
+    parser.add_argument("--det_minutes", type=float, default=90.0, help="CPU-minutes for the detector fine-tuning")
+    parser.add_argument("--rec_minutes", type=float, default=90.0, help="CPU-minutes for the recogniser fine-tuning")
+    parser.add_argument("--det_max_steps", type=int, default=0, help="train this many steps instead (smoke run)")
+    parser.add_argument("--rec_max_steps", type=int, default=0, help="train this many steps instead (smoke run)")
+    parser.add_argument("--det_batch", type=int, default=8)
+    parser.add_argument("--rec_batch", type=int, default=64)
+    parser.add_argument("--eval_limit", type=int, default=0,
+                        help="only the first N dev photos / word crops of each set (0 = all; smoke runs)")
+    args = parser.parse_args()
+    for folder in (os.path.join(args.train_root, "icdar2015_train"), os.path.join(args.train_root, "iiit5k_train"),
+                   os.path.join(args.eval_root, "icdar2015_dev")):
+        if not os.path.isdir(folder):
+            parser.error(f"{folder} does not exist; see --train_root / --eval_root")
+    work = start(args, "finetune_ic15_")
+    log(f"work dir {work}; {load_average()}")
+    from ppocr.engine.onnx_import import import_into_recipe
+    from ppocr.infer.presets import default_model_paths
+    from ppocr.utils.config import load_config
+
+    with Clock() as prep:
+        det_data, det_train, det_val = prepare_det(args.train_root, work)
+        rec_train, rec_val = prepare_rec(args.train_root, work, det_data, det_train, det_val)
+        packaged = default_model_paths("PP-OCRv4")
+        pretrained = {}
+        for kind, recipe in (("det", DET_RECIPE), ("rec", REC_RECIPE)):
+            prefix = os.path.join(work, "pretrained", f"PP-OCRv4_{kind}")
+            report = import_into_recipe(load_config(recipe), packaged[kind], prefix)
+            log(f"imported packaged {kind} into {report['pdparams']} (max abs diff {report['max_abs_diff']:.1e})")
+            pretrained[kind] = prefix
+    log(f"data and weights ready in {prep.wall:.0f} s")
+
+    dev = read_dev(args.eval_root, args.eval_limit)
+    dev_crops = dev_word_crops(dev, os.path.join(work, "dev_crops"))
+    before = evaluate_all("before (packaged)", None, None, args, work, dev, dev_crops)
+
+    runs = {"det": fine_tune("det", DET_RECIPE, args, work, det_data, det_train, det_val, pretrained["det"],
+                             args.det_batch),
+            "rec": fine_tune("rec", REC_RECIPE, args, work, "/", rec_train, rec_val, pretrained["rec"],
+                             args.rec_batch)}
+    det_dir = export(DET_RECIPE, runs["det"]["weights"], os.path.join(work, "inference", "det"))
+    rec_dir = export(REC_RECIPE, runs["rec"]["weights"], os.path.join(work, "inference", "rec"))
+    settings = choose_db_settings(det_dir, det_val, det_data, 4 if args.det_max_steps else 0)
+    after = evaluate_all("after (fine-tuned)", det_dir, rec_dir, args, work, dev, dev_crops, settings)
+
+    figures = [
+        Figure("det Hmean on icdar2015_dev", f"{before['det']['hmean']:.4f} → {after['det']['hmean']:.4f}", ">= 0.78",
+               after["det"]["hmean"] >= 0.78),
+        Figure("  det P / R after", f"{after['det']['precision']:.4f} / {after['det']['recall']:.4f}"),
+        Figure("dev word accuracy", f"{before['dev words']:.2%} → {after['dev words']:.2%}", ">= 78 %",
+               after["dev words"] >= 0.78),
+        Figure("SVT word accuracy", f"{before['SVT']:.2%} → {after['SVT']:.2%}", "drop <= 1 pt",
+               after["SVT"] >= before["SVT"] - 0.01),
+        Figure("IC03 word accuracy", f"{before['IC03']:.2%} → {after['IC03']:.2%}", "drop <= 1 pt",
+               after["IC03"] >= before["IC03"] - 0.01),
+        Figure("end-to-end Hmean (predict_system)", f"{before['e2e']['hmean']:.4f} → {after['e2e']['hmean']:.4f}",
+               ">= 0.60", after["e2e"]["hmean"] >= 0.60),
+    ]
+    for kind in ("det", "rec"):
+        run = runs[kind]
+        figures.append(Figure(f"{kind} fine-tuning CPU-minutes", f"{run['cpu'] / 60:.1f} ({run['steps']} steps)",
+                              f"<= {getattr(args, f'{kind}_minutes'):g}",
+                              None if getattr(args, f"{kind}_max_steps") else
+                              run["cpu"] <= getattr(args, f"{kind}_minutes") * 60 * 1.1))
+        figures.append(Figure(f"{kind} training throughput", f"{run['samples_per_s']:.2f} samples/s"))
+    figures.append(Figure("det thresholds chosen on the validation split",
+                          f"box {settings['det_db_box_thresh']}, unclip {settings['det_db_unclip_ratio']}"))
+    smoke = " (SMOKE RUN: figures mean nothing)" if args.det_max_steps or args.rec_max_steps or args.eval_limit else ""
+    print(format_table(f"PP-OCRv4 fine-tuned on ICDAR 2015 train{smoke}", figures))
+    print(f"models: {det_dir}, {rec_dir}; {load_average()}")
+
+
+if __name__ == "__main__":
+    main()
