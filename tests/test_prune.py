@@ -133,14 +133,14 @@ def test_settings_errors_name_the_key():
 def test_mv3_dbnet_groups_follow_residuals_concat_and_skip_the_output():
     model = build(recipe("det/det_mv3_db.yml"))
     graph = trace_channel_groups(model, [3, 32, 32])
-    residual = graph.group("backbone.stages.1.0.linear_conv.conv")
-    assert residual.producers == ["backbone.stages.1.0.linear_conv.conv", "backbone.stages.1.1.linear_conv.conv",
-                                  "backbone.stages.1.2.linear_conv.conv"]
+    residual = graph.group("backbone.stage1.0.linear_conv.conv")
+    assert residual.producers == ["backbone.stage1.0.linear_conv.conv", "backbone.stage1.1.linear_conv.conv",
+                                  "backbone.stage1.2.linear_conv.conv"]
     consumers = {s.layer for s in residual.consumers}
-    assert {"backbone.stages.2.0.expand_conv.conv", "neck.in3_conv", "backbone.stages.1.1.expand_conv.conv"} <= consumers
-    expand = graph.group("backbone.stages.1.1.expand_conv.conv")
-    assert {s.layer for s in expand.consumers} >= {"backbone.stages.1.1.bottleneck_conv.conv",
-                                                   "backbone.stages.1.1.bottleneck_conv.bn"}  # depthwise follows
+    assert {"backbone.stage2.0.expand_conv.conv", "neck.in3_conv", "backbone.stage1.1.expand_conv.conv"} <= consumers
+    expand = graph.group("backbone.stage1.1.expand_conv.conv")
+    assert {s.layer for s in expand.consumers} >= {"backbone.stage1.1.bottleneck_conv.conv",
+                                                   "backbone.stage1.1.bottleneck_conv.bn"}  # depthwise follows
     assert graph.group("neck.in2_conv").producers == ["neck.in2_conv", "neck.in3_conv", "neck.in4_conv",
                                                       "neck.in5_conv"]
     offsets = {name: sorted((s.layer, s.offset) for s in graph.group(name).consumers)
@@ -325,7 +325,7 @@ def test_uniform_search_and_sensitivity_ratios_reach_a_params_target(det_trained
                                                      pretrained_model=det_trained["weights"]))
     trainer = Trainer(config, mode="eval")
     model = trainer.model
-    settings = PruneSettings(excluded_layers=["backbone.stages.0.*", "backbone.stages.1.*", "backbone.stages.2.*",
+    settings = PruneSettings(excluded_layers=["backbone.stage0.*", "backbone.stage1.*", "backbone.stage2.*",
                                               "neck.p*", "head.*"])
     shape = [3, 32, 32]
     graph = trace_channel_groups(model, shape)
@@ -347,8 +347,8 @@ def test_uniform_search_and_sensitivity_ratios_reach_a_params_target(det_trained
     table = analyze_sensitivity(model, evaluate, shape, settings, ratios=[0.25, 0.5], path=path, metric="hmean",
                                 graph=graph)
     groups = {row["group"] for row in table.rows}
-    assert "backbone.stages.3.1.expand_conv.conv" in groups and "neck.in2_conv" in groups
-    assert not any(g.startswith("backbone.stages.1.") for g in groups)
+    assert "backbone.stage3.1.expand_conv.conv" in groups and "neck.in2_conv" in groups
+    assert not any(g.startswith("backbone.stage1.") for g in groups)
     for row in table.rows:
         assert row["drop"] == pytest.approx(table.baseline - row["metric"])
         assert row["kept"] <= row["channels"]

@@ -13,7 +13,9 @@ import numpy as np
 import paddle
 
 from ppocr.data import build_dataloader
+from ppocr.engine.amp import AmpSettings
 from ppocr.engine.ema import ModelEMA
+from ppocr.engine.train_graph import apply_sync_bn, apply_to_static
 from ppocr.losses import build_loss
 from ppocr.metrics import build_metric
 from ppocr.modeling.architectures import build_model, with_class_count
@@ -21,6 +23,7 @@ from ppocr.optimizer import build_optimizer
 from ppocr.postprocess import build_post_process
 from ppocr.utils.checkpoint import load_checkpoint, load_pretrained, prepare_model, save_checkpoint
 from ppocr.utils.config import dump_config
+from ppocr.utils.paddleocr_compat import strip_ignored
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -104,7 +107,7 @@ class Trainer:
         sees its parameters (pruning, quantisation); a hook returns a replacement model or None."""
         if mode not in ("train", "eval"):
             raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
-        self.config = copy.deepcopy(config)
+        self.config = strip_ignored(copy.deepcopy(config))
         self.mode = mode
         self.gcfg = {**GLOBAL_DEFAULTS, **(self.config.get("Global") or {})}
         self.config["Global"] = self.gcfg
@@ -128,6 +131,8 @@ class Trainer:
             load_pretrained(self.model, self.gcfg["pretrained_model"], self.key, prefer_ema=mode == "eval")
         for hook in model_hooks:
             self.model = hook(self.model) or self.model
+        if mode == "train":
+            self.model = apply_sync_bn(self.model, self.gcfg.get("use_sync_bn", False), self.world_size, self.device)
         self.ema = ModelEMA(self.model, self.gcfg["model_ema_decay"]) if self.gcfg["model_ema"] else None
         self.metric = build_metric(self.config["Metric"])
         self.eval_loader = None
@@ -147,9 +152,16 @@ class Trainer:
             self.optimizer, self.lr_scheduler = build_optimizer(
                 self.config["Optimizer"], epochs=self.gcfg["epoch_num"],
                 step_each_epoch=len(self.train_loader), model=self.model)
+        self.amp = AmpSettings.from_global(self.gcfg, self.device) if mode == "train" else AmpSettings()
+        self.model, self.optimizer = self.amp.decorate(self.model, self.optimizer)
         if self.gcfg.get("checkpoints"):
             self._resume(self.gcfg["checkpoints"])
-        self.parallel_model = paddle.DataParallel(self.model) if self.world_size > 1 else self.model
+        if mode == "train":
+            self.model = apply_to_static(self.model, self.gcfg)
+        self.parallel_model = self.model
+        if self.world_size > 1:
+            self.parallel_model = paddle.DataParallel(
+                self.model, find_unused_parameters=self.gcfg.get("find_unused_parameters", False))
 
     # -- weights -----------------------------------------------------------------------------------------
     def _resume(self, checkpoints: str) -> None:
@@ -249,11 +261,11 @@ class Trainer:
             samples = 0
             for step, batch in enumerate(self.train_loader, 1):
                 reader_cost += time.time() - tic
-                preds = self._forward(self.parallel_model, batch)
-                losses = self.loss(preds, batch)
+                with self.amp.autocast():
+                    preds = self._forward(self.parallel_model, batch)
+                    losses = self.loss(preds, batch)
                 loss = losses["loss"]
-                loss.backward()
-                self.optimizer.step()
+                self.amp.backward_and_step(loss, self.optimizer)
                 self.optimizer.clear_grad()
                 self.lr_scheduler.step()
                 if self.ema is not None:

@@ -78,7 +78,7 @@ class MobileNetV3Det(nn.Layer):
         table, last_channels, first_stage_end = _MODELS[model_name]
 
         channels = make_divisible(_STEM_CHANNELS * scale)
-        # Attribute names (conv, stages) match PaddleOCR's so its pretrained weights load by key.
+        # Attribute names (conv, stage0..) match PaddleOCR's so its pretrained weights load by key.
         self.conv = ConvBNLayer(in_channels, channels, 3, stride=2, act="hardswish")
         self.out_channels: List[int] = []
         stages: List[List[nn.Layer]] = [[]]
@@ -102,7 +102,8 @@ class MobileNetV3Det(nn.Layer):
         last = make_divisible(scale * last_channels)
         stages[-1].append(ConvBNLayer(channels, last, 1, act="hardswish"))
         self.out_channels.append(last)
-        self.stages = nn.LayerList([nn.Sequential(*blocks) for blocks in stages])
+        # registered as stage0..stage3, PaddleOCR's parameter names, so checkpoints load both ways
+        self.stages = [self.add_sublayer(f"stage{index}", nn.Sequential(*blocks)) for index, blocks in enumerate(stages)]
 
     def forward(self, x: paddle.Tensor) -> List[paddle.Tensor]:
         x = self.conv(x)
