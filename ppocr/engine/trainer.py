@@ -169,6 +169,11 @@ class Trainer:
         for key in ("epoch", "global_step", "best_model_dict"):
             if key in saved:
                 self.states[key] = saved[key]
+        if saved.get("lr_state_missing") and self.lr_scheduler is not None:
+            # PaddleOCR saves no scheduler for a constant lr: continue the schedule where the saved epoch ends
+            self.lr_scheduler.step(int(self.states["epoch"]) * len(self.train_loader))
+            logger.warning("checkpoint %s has no lr-scheduler state; the schedule restarts at the end of epoch %d",
+                           checkpoints, self.states["epoch"])
         ema_params = saved.get("ema_params")
         if ema_params is not None and self.ema is not None:
             self.ema.load(ema_params, saved.get("ema_updates", 0))

@@ -37,7 +37,9 @@ class CombinedLoss(nn.Layer):
             weight = params.pop("weight")
             if isinstance(weight, bool) or not isinstance(weight, (int, float)):
                 raise ConfigError(f"'weight' of loss {name} must be a number, got {weight!r}", where)
-            losses.append(LOSSES.build({"name": name, **params}, where=f"{where}.{name}"))
+            # not LOSSES.build: a loss may take a ``name`` argument of its own (DistillationDBLoss name: DBLoss)
+            LOSSES.check(name, params, where=f"{where}.{name}")
+            losses.append(LOSSES.get(name, where)(**params))
             self.names.append(name)
             self.weights.append(float(weight))
         self.loss_funcs = nn.LayerList(losses)

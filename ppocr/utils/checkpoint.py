@@ -20,6 +20,7 @@ import paddle
 from ppocr.utils import crypto
 from ppocr.utils.errors import CheckpointError
 from ppocr.utils.io import atomic_write
+from ppocr.utils.paddleocr_checkpoint import clean_states, restore_optimizer
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +179,8 @@ def load_checkpoint(model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer
     except Exception as exc:
         raise CheckpointError(f"cannot read '{states_file}': {exc}") from None
     token = states.pop(TOKEN_KEY, None)
+    if token is None:  # written by PaddleOCR's trainer
+        states = clean_states(states)
     params_file = prefix + ".pdparams"
     if not os.path.isfile(params_file):
         raise CheckpointError(f"checkpoint '{prefix}' has no .pdparams file")
@@ -198,9 +201,11 @@ def load_checkpoint(model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer
             opt_state = _load(opt_file, key)
             if opt_state.pop(TOKEN_KEY, None) != token:
                 raise CheckpointError(f"checkpoint '{prefix}' is inconsistent: .pdopt comes from a different save")
-            optimizer.set_state_dict(opt_state)
+            if not restore_optimizer(optimizer, opt_state, prefix):
+                states["lr_state_missing"] = True
         else:
             logger.warning("checkpoint %s has no optimizer state; optimizer starts fresh", prefix)
+            states["lr_state_missing"] = True
     ema_file = prefix + ".pdema"
     if os.path.isfile(ema_file):
         ema_params = _load(ema_file, key)
