@@ -7,6 +7,7 @@ crops share a batch and little padding is computed. Results come back in input o
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import List, Optional, Sequence, Tuple
 
@@ -16,6 +17,7 @@ from ppocr.infer.backends import Backend, create_backend
 from ppocr.infer.model_meta import model_character_list, parse_image_shape, pick, transform_args
 from ppocr.infer.options import InferOptions
 from ppocr.infer.presets import default_model_paths
+from ppocr.infer.word_boxes import CharSpan, char_spans
 from ppocr.infer.preprocess import as_bgr, batch_width, empty_crops, ratio_batches, resize_norm_batch
 from ppocr.postprocess.rec_postprocess import BLANK, ctc_greedy_decode
 from ppocr.utils.character import load_character_list
@@ -79,17 +81,35 @@ class TextRecognizer:
         self._checked_classes = True
 
     def __call__(self, crops: Sequence[np.ndarray]) -> Tuple[List[Tuple[str, float]], float]:
+        results, _, elapsed = self._read(crops, positions=False)
+        return results, elapsed
+
+    def read_with_positions(self, crops: Sequence[np.ndarray]
+                            ) -> Tuple[List[Tuple[str, float]], List[List[CharSpan]], float]:
+        """Like calling the recogniser, plus each crop's decoded characters with their x in the crop
+        (``ppocr.infer.word_boxes``)."""
+        return self._read(crops, positions=True)
+
+    def _read(self, crops: Sequence[np.ndarray], positions: bool
+              ) -> Tuple[List[Tuple[str, float]], List[List[CharSpan]], float]:
         start = time.perf_counter()
+        spans: List[List[CharSpan]] = [[] for _ in crops]
         results: List[Tuple[str, float]] = [("", 0.0)] * len(crops)
         empty = empty_crops(crops)
         live = [i for i, is_empty in enumerate(empty) if not is_empty]
         images = [as_bgr(crops[i], "text crop") for i in live]
         channels, height, width = self.image_shape
         for indices in ratio_batches(images, self.batch_num):
-            batch = resize_norm_batch(images, indices, (channels, height, width),
-                                      batch_width(images, indices, height, width))
+            input_width = batch_width(images, indices, height, width)
+            batch = resize_norm_batch(images, indices, (channels, height, width), input_width)
             probs = self.backend.run(batch)[0]
             self._check_classes(probs)
             for index, decoded in zip(indices, ctc_greedy_decode(probs, self.character)):
                 results[live[index]] = decoded
-        return results, time.perf_counter() - start
+            if positions:
+                for slot, index in enumerate(indices):
+                    crop_h, crop_w = images[index].shape[:2]
+                    resized = min(input_width, int(math.ceil(height * crop_w / crop_h)))
+                    spans[live[index]] = char_spans(probs[slot].argmax(axis=1), self.character, probs.shape[1],
+                                                    input_width, resized, crop_w)
+        return results, spans, time.perf_counter() - start

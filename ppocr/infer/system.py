@@ -15,6 +15,7 @@ import numpy as np
 
 from ppocr.infer.inputs import ImageSource, read_image
 from ppocr.infer.options import InferOptions
+from ppocr.infer.word_boxes import crop_size, word_boxes
 from ppocr.postprocess.db_postprocess import min_area_box
 
 TALL_CROP_RATIO = 1.5  # a crop this many times taller than wide holds vertical (or rotated) text
@@ -53,18 +54,22 @@ def reading_order(quads: np.ndarray, line_tolerance: float = LINE_TOLERANCE) -> 
     return [i for members in lines for i in sorted(members, key=lambda i: (left[i], centre[i]))]
 
 
+def is_tall(quad: np.ndarray) -> bool:
+    """Whether ``crop_quad`` turns the crop of this quad (vertical or rotated text)."""
+    width, height = crop_size(quad)
+    return height / float(width) >= TALL_CROP_RATIO
+
+
 def crop_quad(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
     """The quad's contents straightened to a rectangle (corners clockwise from top-left); tall crops
     are turned 90° counter-clockwise so the recogniser sees a horizontal line."""
     pts = np.asarray(quad, dtype=np.float32).reshape(4, 2)
-    width = int(round(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[3] - pts[2]))))
-    height = int(round(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2]))))
-    width, height = max(width, 1), max(height, 1)
+    width, height = crop_size(pts)
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(pts, target)
     crop = cv2.warpPerspective(img, matrix, (width, height), flags=cv2.INTER_CUBIC,
                                borderMode=cv2.BORDER_REPLICATE)
-    if height / float(width) >= TALL_CROP_RATIO:
+    if is_tall(pts):
         crop = np.ascontiguousarray(np.rot90(crop))
     return crop
 
@@ -104,18 +109,33 @@ class TextSystem:
         order = reading_order(np.array(quads)) if quads else []
         if order:
             crops = [crop_quad(img, quads[i]) for i in order]
+            flipped = [False] * len(crops)
             if self.classifier is not None:
-                crops, _, timings["cls"] = self.classifier(crops)
-            texts, timings["rec"] = self.recognizer(crops)
-            results = self._keep([found[i] for i in order], texts)
+                from ppocr.infer.classifier import ROTATED_LABEL
+
+                crops, labels, timings["cls"] = self.classifier(crops)
+                flipped = [label == ROTATED_LABEL and score > self.classifier.thresh for label, score in labels]
+            words = None
+            if self.options.return_word_box:
+                texts, spans, timings["rec"] = self.recognizer.read_with_positions(crops)
+                words = [word_boxes(quads[i], line, crop.shape[:2], is_tall(quads[i]), flip,
+                                    self.options.word_gap_spaces)
+                         for i, line, crop, flip in zip(order, spans, crops, flipped)]
+            else:
+                texts, timings["rec"] = self.recognizer(crops)
+            results = self._keep([found[i] for i in order], texts, words)
         timings["total"] = time.perf_counter() - start
         return results, timings
 
-    def _keep(self, boxes: Sequence[np.ndarray], texts: Sequence[Tuple[str, float]]) -> List[dict]:
-        """Results scoring at least ``drop_score`` (PaddleOCR's rule); empty transcriptions are dropped too."""
+    def _keep(self, boxes: Sequence[np.ndarray], texts: Sequence[Tuple[str, float]],
+              words: Optional[Sequence[List[dict]]] = None) -> List[dict]:
+        """Results scoring at least ``drop_score`` (PaddleOCR's rule); empty transcriptions are dropped too.
+        With word boxes each result also lists its ``words`` (``{"text", "points"}``)."""
         kept = []
-        for box, (text, score) in zip(boxes, texts):
+        for index, (box, (text, score)) in enumerate(zip(boxes, texts)):
             if score >= self.options.drop_score and text.strip():
                 points = [[int(round(float(x))), int(round(float(y)))] for x, y in np.asarray(box).reshape(-1, 2)]
                 kept.append({"transcription": text, "points": points, "score": float(score)})
+                if words is not None:
+                    kept[-1]["words"] = words[index]
         return kept
