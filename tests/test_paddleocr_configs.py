@@ -304,3 +304,23 @@ def test_train_tool_lists_ignored_keys(tiny_data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     ignored = [line for line in proc.stdout.splitlines() if "(ignored)" in line]
     assert len(ignored) == 1 and "Global.debug" in ignored[0]
+
+
+def test_sync_bn_on_cpu_ranks_shares_batch_statistics(tmp_path):
+    """``use_sync_bn`` with two CPU ranks: both end with the batch-norm statistics of the union of their
+    batches (what one process computes on all the data)."""
+    import paddle
+
+    worker = os.path.join(REPO, "tests", "sync_bn_worker.py")
+    proc = subprocess.run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir",
+                           str(tmp_path / "logs"), worker, str(tmp_path)], capture_output=True, text=True,
+                          timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    ranks = [np.load(tmp_path / f"rank{rank}.npz") for rank in (0, 1)]
+    for key in ("1._mean", "1._variance"):
+        np.testing.assert_allclose(ranks[0][key], ranks[1][key], rtol=1e-5, atol=1e-6)
+    paddle.seed(0)
+    single = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 3), paddle.nn.BatchNorm2D(4))
+    single(paddle.to_tensor(np.concatenate([ranks[0]["data"], ranks[1]["data"]])))
+    np.testing.assert_allclose(ranks[0]["1._mean"], single[1]._mean.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ranks[0]["1._variance"], single[1]._variance.numpy(), rtol=1e-4, atol=1e-5)

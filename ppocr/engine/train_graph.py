@@ -6,17 +6,80 @@ import logging
 from typing import Any, Dict, Optional, Sequence
 
 import paddle
+import paddle.nn.functional as F
+from paddle import nn
 
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
 
 
-def apply_sync_bn(model: paddle.nn.Layer, enabled: bool, world_size: int, device: str) -> paddle.nn.Layer:
-    """Replace BatchNorm layers by SyncBatchNorm where that changes something and paddle has the kernel.
+class _RankMean(paddle.autograd.PyLayer):
+    """Mean of a tensor over all ranks; its gradient is averaged over the ranks the same way."""
 
-    One process already normalises over its whole batch; paddle's ``sync_batch_norm`` kernel exists for
-    GPUs only, so CPU ranks keep per-rank statistics (said once).
+    @staticmethod
+    def forward(ctx, tensor: paddle.Tensor) -> paddle.Tensor:
+        total = tensor.clone()
+        paddle.distributed.all_reduce(total)
+        return total / paddle.distributed.get_world_size()
+
+    @staticmethod
+    def backward(ctx, grad: paddle.Tensor) -> paddle.Tensor:
+        total = grad.clone()
+        paddle.distributed.all_reduce(total)
+        return total / paddle.distributed.get_world_size()
+
+
+class RankSyncedBatchNorm(nn.Layer):
+    """A BatchNorm2D whose training statistics are the mean over all ranks (all_reduce of each rank's mean
+    and mean square, equal batches per rank assumed): paddle's SyncBatchNorm has GPU kernels only.
+
+    It takes over the BatchNorm2D's own parameters and buffers under the same names, so state_dict keys,
+    checkpoints and the optimizer's parameter order stay as they were.
+    """
+
+    def __init__(self, bn: nn.BatchNorm2D):
+        super().__init__()
+        if bn._data_format not in ("NCHW", "NC", "NCL") or bn.weight is None or bn.bias is None:
+            raise ValueError("RankSyncedBatchNorm needs a channel-first BatchNorm with weight and bias")
+        self.weight, self.bias = bn.weight, bn.bias
+        self._mean, self._variance = bn._mean, bn._variance
+        self._momentum, self._epsilon = bn._momentum, bn._epsilon
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        if not self.training:
+            return F.batch_norm(x, self._mean, self._variance, self.weight, self.bias, training=False,
+                                epsilon=self._epsilon)
+        axes = [0] + list(range(2, x.ndim))
+        stats = paddle.concat([x.mean(axis=axes), (x * x).mean(axis=axes)])
+        if paddle.distributed.get_world_size() > 1:
+            stats = _RankMean.apply(stats)
+        mean, mean_square = paddle.split(stats, 2)
+        variance = mean_square - mean * mean
+        with paddle.no_grad():
+            self._mean.set_value(self._mean * self._momentum + mean * (1 - self._momentum))
+            self._variance.set_value(self._variance * self._momentum + variance * (1 - self._momentum))
+        shape = [1, -1] + [1] * (x.ndim - 2)
+        scale = self.weight / paddle.sqrt(variance + self._epsilon)
+        return (x - mean.reshape(shape)) * scale.reshape(shape) + self.bias.reshape(shape)
+
+
+def _replace_batch_norms(layer: nn.Layer) -> int:
+    count = 0
+    for name, child in list(layer.named_children()):
+        if isinstance(child, nn.BatchNorm2D):
+            setattr(layer, name, RankSyncedBatchNorm(child))
+            count += 1
+        else:
+            count += _replace_batch_norms(child)
+    return count
+
+
+def apply_sync_bn(model: nn.Layer, enabled: bool, world_size: int, device: str) -> nn.Layer:
+    """``Global.use_sync_bn``: batch-norm statistics over the batches of all ranks.
+
+    One process already normalises over its whole batch, so nothing changes there; GPU ranks use paddle's
+    SyncBatchNorm, CPU ranks ``RankSyncedBatchNorm``.
     """
     if not enabled:
         return model
@@ -24,8 +87,8 @@ def apply_sync_bn(model: paddle.nn.Layer, enabled: bool, world_size: int, device
         logger.info("Global.use_sync_bn: a single process already normalises over its whole batch")
         return model
     if device.startswith("cpu"):
-        logger.warning("Global.use_sync_bn: paddle has no CPU kernel for synchronised batch norm; "
-                       "each of the %d CPU ranks keeps its own batch-norm statistics", world_size)
+        count = _replace_batch_norms(model)
+        logger.info("Global.use_sync_bn: %d batch norms synchronised over %d CPU ranks", count, world_size)
         return model
     logger.info("Global.use_sync_bn: batch-norm statistics synchronised over %d ranks", world_size)
     return paddle.nn.SyncBatchNorm.convert_sync_batchnorm(model)
