@@ -17,15 +17,12 @@ counts summed over the images. Target on IC15 dev: e2e Hmean >= 0.40 with word b
 """
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import os
 import sys
 import time
 from typing import Dict, List, Tuple
-
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import DEFAULT_EVAL_ROOT, REPO, base_parser, normalize_word, start  # noqa: E402

@@ -110,10 +110,11 @@ def test_reference_config_trains_one_step_or_is_refused(path, tiny_data, tmp_pat
 
 def test_outcomes_listed():
     """Which reference configs trained (printed with -s; the parametrised test checks each)."""
+    if not OUTCOMES:
+        pytest.skip("the parametrised config test did not run in this session")
     trained = sorted(name for name, outcome in OUTCOMES.items() if outcome == "trained")
-    if OUTCOMES:
-        print(f"\n{len(trained)} of {len(OUTCOMES)} PaddleOCR configs trained: {', '.join(trained)}")
-        assert all(any(name.startswith(p) for name in trained) for p in MUST_TRAIN)
+    print(f"\n{len(trained)} of {len(OUTCOMES)} PaddleOCR configs trained: {', '.join(trained)}")
+    assert all(any(name.startswith(p) for name in trained) for p in MUST_TRAIN)
 
 
 def test_ignored_keys_are_listed_once_and_removed(caplog):
@@ -299,7 +300,8 @@ def test_train_tool_lists_ignored_keys(tiny_data, tmp_path):
     from ppocr.utils.config import load_config
 
     config = shrink(load_config(path), tiny_data, tmp_path / "out")
-    proc = subprocess.run([sys.executable, os.path.join(TOOLS, "train.py"), "-c", write_config(config, tmp_path / "c.yml")],
+    config_path = write_config(config, tmp_path / "c.yml")
+    proc = subprocess.run([sys.executable, os.path.join(TOOLS, "train.py"), "-c", config_path],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     ignored = [line for line in proc.stdout.splitlines() if "(ignored)" in line]

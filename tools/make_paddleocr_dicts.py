@@ -6,7 +6,7 @@ PP-OCR list (see ppocr.utils.paddleocr_dicts).
 import argparse
 import logging
 
-import _path  # noqa: F401
+import _path  # noqa: F401  (ppocr from this checkout)
 
 from ppocr.utils.cli import run_main
 from ppocr.utils.logging import setup_logging

@@ -170,7 +170,7 @@ class Trainer:
             if key in saved:
                 self.states[key] = saved[key]
         if saved.get("lr_state_missing") and self.lr_scheduler is not None:
-            # PaddleOCR saves no scheduler for a constant lr: continue the schedule where the saved epoch ends
+            # no saved schedule (PaddleOCR keeps none for a constant lr, or no .pdopt): resume at the saved epoch
             self.lr_scheduler.step(int(self.states["epoch"]) * len(self.train_loader))
             logger.warning("checkpoint %s has no lr-scheduler state; the schedule restarts at the end of epoch %d",
                            checkpoints, self.states["epoch"])

@@ -115,7 +115,8 @@ _PADDLEOCR_NAMES: Dict[str, Tuple[str, ...]] = {
         "PPFormulaNet_L_Loss", "CELoss", "ACELoss", "CenterLoss", "DistanceLoss",
         "DistillationDMLLoss", "DistillationCTCLoss", "DistillationSARLoss", "DistillationNRTRLoss",
         "DistillationDBLoss", "DistillationDilaDBLoss", "DistillationDistanceLoss", "DistillationDKDLoss",
-        "DistillCTCLogits", "DistillationVQASerTokenLayoutLMLoss", "DistillationSERDMLLoss", "DistillationLossFromOutput",
+        "DistillCTCLogits", "DistillationVQASerTokenLayoutLMLoss", "DistillationSERDMLLoss",
+        "DistillationLossFromOutput",
     ),
     "postprocess": (
         "DBPostProcess", "EASTPostProcess", "SASTPostProcess", "FCEPostProcess", "CTCLabelDecode", "AttnLabelDecode",
@@ -165,14 +166,14 @@ _PADDLEOCR_NAMES: Dict[str, Tuple[str, ...]] = {
     ),
     "collate_fn": (
         "DictCollator", "ListCollator", "SSLRotateCollate", "DyMaskCollator", "LaTeXOCRCollator",
-        "UniMERNetCollator", "MultiScaleSampler",
+        "UniMERNetCollator",
     ),
     "sampler": ("MultiScaleSampler",),
 }
 
 # How a registry's contents are named in the refusal line.
-_PLURAL = {"loss": "losses", "postprocess": "post-processors", "lr scheduler": "lr schedules", "collate_fn": "collate functions",
-           "sampler": "samplers"}
+_PLURAL = {"loss": "losses", "postprocess": "post-processors", "lr scheduler": "lr schedules",
+           "collate_fn": "collate functions", "sampler": "samplers"}
 
 
 def paddleocr_names(kind: str) -> Tuple[str, ...]:
@@ -238,7 +239,8 @@ def _components(config: Dict[str, Any]) -> Iterator[Tuple[Optional[Registry], st
         dataset = _section_of(config, mode, "dataset")
         if _named(dataset):
             yield DATASETS, "dataset", dataset["name"], f"{mode}.dataset"
-        for index, entry in enumerate((dataset or {}).get("transforms") or [] if isinstance(dataset, dict) else []):
+        transforms = dataset.get("transforms") if isinstance(dataset, dict) else None
+        for index, entry in enumerate(transforms or []):
             if isinstance(entry, dict) and len(entry) == 1:
                 yield OPERATORS, "operator", next(iter(entry)), f"{mode}.dataset.transforms[{index}]"
         collate = _section_of(config, mode, "loader", "collate_fn")
@@ -278,7 +280,8 @@ def _dict_paths(config: Dict[str, Any]) -> Iterator[Tuple[str, str]]:
         yield "PostProcess.character_dict_path", path
     for mode in ("Train", "Eval"):
         dataset = _section_of(config, mode, "dataset")
-        for index, entry in enumerate(dataset.get("transforms") or [] if isinstance(dataset, dict) else []):
+        transforms = dataset.get("transforms") if isinstance(dataset, dict) else None
+        for index, entry in enumerate(transforms or []):
             if isinstance(entry, dict) and len(entry) == 1:
                 args = next(iter(entry.values()))
                 if isinstance(args, dict) and isinstance(args.get("character_dict_path"), str):
