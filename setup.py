@@ -20,7 +20,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["ppocr", "ppocr.*"]),
-    package_data={"ppocr": ["utils/dicts/*.txt", "serving/static/*"]},
+    package_data={"ppocr": ["utils/*.txt", "utils/dicts/*.txt", "serving/static/*"]},  # utils/*.txt: PaddleOCR's dicts
     install_requires=requirements(),
     extras_require={
         "cpu": ["paddlepaddle>=3.0.0"],

@@ -183,7 +183,7 @@ def test_optimizer_checkpoint_restores_lr_position():
         ({"name": "Cosine", "learning_rate": 0.1, "warmup_epoch": -1}, "warmup_epoch must be >= 0"),
         ({"name": "Cosine", "learning_rate": 0.1, "epochs": 3}, "set by training"),
         ({"name": "Cosine"}, "needs key"),
-        ({"learning_rate": 0.1}, "needs a 'name'"),
+        ({"warmup_epoch": 1}, "needs a 'name'"),
     ],
 )
 def test_lr_config_errors(section, message):

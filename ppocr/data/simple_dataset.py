@@ -1,7 +1,9 @@
 """Samples listed in label files: one ``image_path<delimiter>label`` line per sample (PaddleOCR format)."""
 from __future__ import annotations
 
+import json
 import os
+import random
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ppocr.data.base_dataset import OCRDataset, expand_ratios
@@ -9,10 +11,27 @@ from ppocr.data.errors import DataError
 from ppocr.utils.registry import DATASETS, ConfigError
 
 
-def read_label_file(label_file: str, data_dir: str, delimiter: str) -> List[Tuple[str, str]]:
+ImageField = Union[str, List[str]]
+
+
+def _image_names(field: str) -> List[str]:
+    """The image field as a list: PaddleOCR also accepts a JSON list (``["a.jpg", "b.jpg"]``) of images
+    sharing one label, of which each read takes one at random."""
+    if field.startswith("[") and field.endswith("]"):
+        try:
+            names = json.loads(field)
+        except json.JSONDecodeError:
+            names = None
+        if isinstance(names, list) and names and all(isinstance(name, str) for name in names):
+            return names
+    return [field]
+
+
+def read_label_file(label_file: str, data_dir: str, delimiter: str) -> List[Tuple[ImageField, str]]:
     """``(image_path, label)`` pairs of one label file; every image must exist under ``data_dir``.
 
-    The label is everything after the first delimiter, so it may contain the delimiter itself.
+    The label is everything after the first delimiter, so it may contain the delimiter itself. An image
+    field written as a JSON list gives a list of paths (see ``_image_names``).
     """
     try:
         with open(label_file, "rb") as f:
@@ -33,10 +52,11 @@ def read_label_file(label_file: str, data_dir: str, delimiter: str) -> List[Tupl
         if not found:
             raise DataError(f"{label_file}, line {line_no}: no delimiter {delimiter!r} between image path "
                             f"and label in {line!r}")
-        img_path = os.path.join(data_dir, name)
-        if not os.path.isfile(img_path):
-            raise DataError(f"{label_file}, line {line_no}: image {img_path} does not exist")
-        samples.append((img_path, label))
+        paths = [os.path.join(data_dir, part) for part in _image_names(name)]
+        for img_path in paths:
+            if not os.path.isfile(img_path):
+                raise DataError(f"{label_file}, line {line_no}: image {img_path} does not exist")
+        samples.append((paths[0] if len(paths) == 1 else paths, label))
     return samples
 
 
@@ -62,14 +82,17 @@ class SimpleDataSet(OCRDataset):
             raise ConfigError("lists no label file", "label_file_list")
         ratios = expand_ratios(ratio_list, len(self.label_files), "label files")
         per_file = [read_label_file(path, data_dir, delimiter) for path in self.label_files]
-        self.samples: List[Tuple[str, str]] = [sample for lines in per_file for sample in lines]
+        self.samples: List[Tuple[ImageField, str]] = [sample for lines in per_file for sample in lines]
         self._init_sources([len(lines) for lines in per_file], ratios, self.label_files)
 
     def _read(self, sample: int) -> Dict[str, Any]:
         img_path, label = self.samples[sample]
+        if isinstance(img_path, list):
+            img_path = random.choice(img_path)
         with open(img_path, "rb") as f:
             image = f.read()
         return {"img_path": img_path, "label": label, "image": image}
 
     def _locate(self, sample: int) -> str:
-        return self.samples[sample][0]
+        img_path = self.samples[sample][0]
+        return img_path if isinstance(img_path, str) else json.dumps(img_path)

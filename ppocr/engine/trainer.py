@@ -13,7 +13,9 @@ import numpy as np
 import paddle
 
 from ppocr.data import build_dataloader
+from ppocr.engine.amp import AmpSettings
 from ppocr.engine.ema import ModelEMA
+from ppocr.engine.train_graph import apply_sync_bn, apply_to_static
 from ppocr.losses import build_loss
 from ppocr.metrics import build_metric
 from ppocr.modeling.architectures import build_model, with_class_count
@@ -23,6 +25,7 @@ from ppocr.utils.checkpoint import (load_checkpoint, load_pretrained, prepare_mo
                                     save_checkpoint)
 from ppocr.utils.config import dump_config
 from ppocr.utils.io import ensure_output_dir
+from ppocr.utils.paddleocr_compat import strip_ignored
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -106,7 +109,7 @@ class Trainer:
         sees its parameters (pruning, quantisation); a hook returns a replacement model or None."""
         if mode not in ("train", "eval"):
             raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
-        self.config = copy.deepcopy(config)
+        self.config = strip_ignored(copy.deepcopy(config))
         self.mode = mode
         self.gcfg = {**GLOBAL_DEFAULTS, **(self.config.get("Global") or {})}
         self.config["Global"] = self.gcfg
@@ -133,6 +136,8 @@ class Trainer:
                             skip=self.gcfg.get("skip_checkpoint_variables"))
         for hook in model_hooks:
             self.model = hook(self.model) or self.model
+        if mode == "train":
+            self.model = apply_sync_bn(self.model, self.gcfg.get("use_sync_bn", False), self.world_size, self.device)
         self.ema = ModelEMA(self.model, self.gcfg["model_ema_decay"]) if self.gcfg["model_ema"] else None
         self.metric = build_metric(self.config["Metric"])
         self.eval_loader = None
@@ -152,9 +157,16 @@ class Trainer:
             self.optimizer, self.lr_scheduler = build_optimizer(
                 self.config["Optimizer"], epochs=self.gcfg["epoch_num"],
                 step_each_epoch=len(self.train_loader), model=self.model)
+        self.amp = AmpSettings.from_global(self.gcfg, self.device) if mode == "train" else AmpSettings()
+        self.model, self.optimizer = self.amp.decorate(self.model, self.optimizer)
         if self.gcfg.get("checkpoints"):
             self._resume(self.gcfg["checkpoints"])
-        self.parallel_model = paddle.DataParallel(self.model) if self.world_size > 1 else self.model
+        if mode == "train":
+            self.model = apply_to_static(self.model, self.gcfg)
+        self.parallel_model = self.model
+        if self.world_size > 1:
+            self.parallel_model = paddle.DataParallel(
+                self.model, find_unused_parameters=self.gcfg.get("find_unused_parameters", False))
 
     # -- weights -----------------------------------------------------------------------------------------
     def _resume(self, checkpoints: str) -> None:
@@ -162,6 +174,11 @@ class Trainer:
         for key in ("epoch", "global_step", "best_model_dict"):
             if key in saved:
                 self.states[key] = saved[key]
+        if saved.get("lr_state_missing") and self.lr_scheduler is not None:
+            # no saved schedule (PaddleOCR keeps none for a constant lr, or no .pdopt): resume at the saved epoch
+            self.lr_scheduler.step(int(self.states["epoch"]) * len(self.train_loader))
+            logger.warning("checkpoint %s has no lr-scheduler state; the schedule restarts at the end of epoch %d",
+                           checkpoints, self.states["epoch"])
         ema_params = saved.get("ema_params")
         if ema_params is not None and self.ema is not None:
             self.ema.load(ema_params, saved.get("ema_updates", 0))
@@ -255,12 +272,11 @@ class Trainer:
             samples = 0
             for step, batch in enumerate(self.train_loader, 1):
                 reader_cost += time.time() - tic
-                with paddle.amp.auto_cast(enable=bool(g.get("use_amp")), dtype="bfloat16"):
+                with self.amp.autocast():
                     preds = self._forward(self.parallel_model, batch)
                     losses = self.loss(preds, batch)
                 loss = losses["loss"]
-                loss.backward()
-                self.optimizer.step()
+                self.amp.backward_and_step(loss, self.optimizer)
                 self.optimizer.clear_grad()
                 self.lr_scheduler.step()
                 if self.ema is not None:

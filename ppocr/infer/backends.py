@@ -35,6 +35,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from ppocr.infer.model_meta import INFERENCE_YML, check_model_role, load_inference_yml, paddle_program_shapes
+from ppocr.infer.onnx_session import apply_session_options, choose_providers
 from ppocr.infer.options import InferOptions
 from ppocr.utils.crypto import ENV_KEY, decrypted_copy, read_file
 
@@ -167,7 +168,7 @@ def _load_predictor(model_dir: str, program_name: str, key: Optional[str], optio
             _configure_gpu(config, inference, options, model_dir)
         else:
             _configure_cpu(config, options)
-        config.switch_ir_optim(True)
+        config.switch_ir_optim(options.ir_optim)
         config.enable_memory_optim()
         config.disable_glog_info()
         return _create_predictor(inference, config, options)
@@ -201,7 +202,7 @@ def _configure_gpu(config: Any, inference: Any, options: InferOptions, model_dir
         logger.warning("collecting TensorRT input shapes into %s; TensorRT is used from the next start",
                        shape_file)
         return
-    config.enable_tensorrt_engine(workspace_size=TRT_WORKSPACE_BYTES, max_batch_size=1,
+    config.enable_tensorrt_engine(workspace_size=TRT_WORKSPACE_BYTES, max_batch_size=options.max_batch_size,
                                   min_subgraph_size=options.min_subgraph_size, precision_mode=precision,
                                   use_static=False, use_calib_mode=options.precision == "int8")
     config.enable_tuned_tensorrt_dynamic_shape(shape_file, True)
@@ -333,6 +334,7 @@ class OnnxBackend(Backend):
         # idle-spinning worker threads burn the cores other sessions and processes need; measured on the
         # PP-OCRv4 models with other work on the machine, it cost 20-40% wall time and CPU time per run
         session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        apply_session_options(session_options, options.onnx_sess_options)
         providers = ["CPUExecutionProvider"]
         if options.use_gpu:
             if "CUDAExecutionProvider" in ort.get_available_providers():
@@ -340,6 +342,7 @@ class OnnxBackend(Backend):
             else:
                 logger.warning("use_gpu is set but onnxruntime has no CUDAExecutionProvider "
                                "(pip install onnxruntime-gpu); running on CPU")
+        providers = choose_providers(options.onnx_providers, providers, ort.get_available_providers())
         try:
             model = read_file(model_path, key)  # decrypted in memory when encrypted
             self._session = ort.InferenceSession(model, sess_options=session_options, providers=providers)

@@ -17,8 +17,9 @@ from ppocr.infer.backends import Backend, create_backend
 from ppocr.infer.model_meta import model_character_list, parse_image_shape, pick, transform_args
 from ppocr.infer.options import InferOptions
 from ppocr.infer.presets import default_model_paths
+from ppocr.infer.word_boxes import CharSpan, char_spans
 from ppocr.infer.preprocess import as_bgr, batch_width, empty_crops, ratio_batches, resize_norm_batch
-from ppocr.postprocess.rec_postprocess import BLANK, ctc_char_steps, ctc_greedy_decode
+from ppocr.postprocess.rec_postprocess import BLANK, ctc_greedy_decode
 from ppocr.utils.character import load_character_list
 
 logger = logging.getLogger(__name__)
@@ -82,38 +83,35 @@ class TextRecognizer:
         self._checked_classes = True
 
     def __call__(self, crops: Sequence[np.ndarray]) -> Tuple[List[Tuple[str, float]], float]:
-        texts, _, elapsed = self.recognize(crops)
-        return texts, elapsed
+        results, _, elapsed = self._read(crops, positions=False)
+        return results, elapsed
 
-    def recognize(self, crops: Sequence[np.ndarray], char_positions: bool = False
-                  ) -> Tuple[List[Tuple[str, float]], List[Optional[np.ndarray]], float]:
-        """``(texts, positions, elapsed_s)``; with ``char_positions`` each crop's positions are the centres of
-        its characters as fractions of the crop width (None for empty crops or when not asked)."""
+    def read_with_positions(self, crops: Sequence[np.ndarray]
+                            ) -> Tuple[List[Tuple[str, float]], List[List[CharSpan]], float]:
+        """Like calling the recogniser, plus each crop's decoded characters with their x in the crop
+        (``ppocr.infer.word_boxes``)."""
+        return self._read(crops, positions=True)
+
+    def _read(self, crops: Sequence[np.ndarray], positions: bool
+              ) -> Tuple[List[Tuple[str, float]], List[List[CharSpan]], float]:
         start = time.perf_counter()
+        spans: List[List[CharSpan]] = [[] for _ in crops]
         results: List[Tuple[str, float]] = [("", 0.0)] * len(crops)
-        positions: List[Optional[np.ndarray]] = [None] * len(crops)
         empty = empty_crops(crops)
         live = [i for i, is_empty in enumerate(empty) if not is_empty]
         images = [as_bgr(crops[i], "text crop") for i in live]
         channels, height, width = self.image_shape
         for indices in ratio_batches(images, self.batch_num):
-            batch = resize_norm_batch(images, indices, (channels, height, width),
-                                      batch_width(images, indices, height, width))
+            input_width = batch_width(images, indices, height, width)
+            batch = resize_norm_batch(images, indices, (channels, height, width), input_width)
             probs = self.backend.run(batch)[0]
             self._check_classes(probs)
             for index, decoded in zip(indices, ctc_greedy_decode(probs, self.character)):
                 results[live[index]] = decoded
-            if char_positions:
-                for index, steps in zip(indices, ctc_char_steps(probs)):
-                    positions[live[index]] = char_fractions(steps, probs.shape[1], batch.shape[3],
-                                                            images[index].shape, height)
-        return results, positions, time.perf_counter() - start
-
-
-def char_fractions(steps: np.ndarray, num_steps: int, batch_width: int, crop_shape: Sequence[int],
-                   height: int) -> np.ndarray:
-    """Time steps → character centres as fractions of the crop's width. The crop fills the first
-    ``min(batch_width, ceil(height * w / h))`` columns of the batch (``resize_norm_img``), the rest is padding."""
-    content = min(batch_width, int(math.ceil(height * crop_shape[1] / float(crop_shape[0]))))
-    centres = (np.asarray(steps, dtype=np.float64) + 0.5) * batch_width / float(num_steps)
-    return np.clip(centres / max(content, 1), 0.0, 1.0)
+            if positions:
+                for slot, index in enumerate(indices):
+                    crop_h, crop_w = images[index].shape[:2]
+                    resized = min(input_width, int(math.ceil(height * crop_w / crop_h)))
+                    spans[live[index]] = char_spans(probs[slot].argmax(axis=1), self.character, probs.shape[1],
+                                                    input_width, resized, crop_w)
+        return results, spans, time.perf_counter() - start

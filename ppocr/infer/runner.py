@@ -274,6 +274,7 @@ def run(task_name: str, options: InferOptions) -> RunSummary:
 
         return run_on_ray(task_name, options)
     task_cls = TASKS[task_name]
+    options.check_supported()
     start = time.perf_counter()
     files = _without_outputs(list_input_files(options.image_dir), options)
     summary = RunSummary(task_name, inputs=len(files))
@@ -293,6 +294,8 @@ def run(task_name: str, options: InferOptions) -> RunSummary:
     summary.wall_seconds = time.perf_counter() - start
     logger.info("%s", summary.describe())
     logger.info("%s", summary.describe_timings())
+    if options.benchmark:
+        write_benchmark_log(summary, options)
     return summary
 
 
@@ -303,6 +306,24 @@ def _check_output_dirs(options: InferOptions, task_cls: type, workers: int) -> N
         ensure_output_dir(options.draw_img_save_dir, "--draw_img_save_dir")
     if options.save_crop_res and task_cls is SystemTask:
         ensure_output_dir(options.crop_res_save_dir, "--crop_res_save_dir")
+def write_benchmark_log(summary: RunSummary, options: InferOptions) -> str:
+    """``--benchmark``: the run's counts and per-stage timings as JSON at ``--save_log_path`` (a ``.json``
+    file, or a folder that gets ``<task>_benchmark.json``), as PaddleOCR's benchmark mode logs there."""
+    import json
+
+    path = options.save_log_path
+    if not path.endswith(".json"):
+        path = os.path.join(path, f"{summary.task}_benchmark.json")
+    images = max(summary.images, 1)
+    report = {"task": summary.task, "inputs": summary.inputs, "images": summary.images, "counts": summary.counts,
+              "wall_seconds": summary.wall_seconds,
+              "seconds_per_image": {stage: seconds / images for stage, seconds in summary.stage_seconds.items()},
+              "cpu_threads": options.cpu_threads, "enable_mkldnn": options.enable_mkldnn,
+              "use_onnx": options.use_onnx, "ir_optim": options.ir_optim}
+    with atomic_write(path) as out:
+        json.dump(report, out, indent=1)
+    logger.info("benchmark log written to %s", path)
+    return path
 
 
 def _without_outputs(files: List[Tuple[str, str]], options: InferOptions) -> List[Tuple[str, str]]:

@@ -9,7 +9,6 @@ in decoding, cropping, pre/post-processing and across stages. For more, use proc
 """
 from __future__ import annotations
 
-import re
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from ppocr.infer.inputs import ImageSource, read_image
 from ppocr.infer.options import InferOptions
+from ppocr.infer.word_boxes import crop_size, word_boxes
 from ppocr.postprocess.db_postprocess import min_area_box
 
 TALL_CROP_RATIO = 1.5  # a crop this many times taller than wide holds vertical (or rotated) text
@@ -56,16 +56,9 @@ def reading_order(quads: np.ndarray, line_tolerance: float = LINE_TOLERANCE) -> 
     return [i for members in lines for i in sorted(members, key=lambda i: (left[i], centre[i]))]
 
 
-def quad_size(quad: np.ndarray) -> Tuple[int, int]:
-    """(width, height) in pixels of the rectangle a quad is straightened to."""
-    pts = np.asarray(quad, dtype=np.float32).reshape(4, 2)
-    width = int(round(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[3] - pts[2]))))
-    height = int(round(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2]))))
-    return max(width, 1), max(height, 1)
-
-
 def is_tall(quad: np.ndarray) -> bool:
-    width, height = quad_size(quad)
+    """Whether ``crop_quad`` turns the crop of this quad (vertical or rotated text)."""
+    width, height = crop_size(quad)
     return height / float(width) >= TALL_CROP_RATIO
 
 
@@ -73,7 +66,7 @@ def crop_quad(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
     """The quad's contents straightened to a rectangle (corners clockwise from top-left); tall crops
     are turned 90° counter-clockwise so the recogniser sees a horizontal line."""
     pts = np.asarray(quad, dtype=np.float32).reshape(4, 2)
-    width, height = quad_size(pts)
+    width, height = crop_size(pts)
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(pts, target)
     crop = cv2.warpPerspective(img, matrix, (width, height), flags=cv2.INTER_CUBIC,
@@ -81,37 +74,6 @@ def crop_quad(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
     if is_tall(pts):
         crop = np.ascontiguousarray(np.rot90(crop))
     return crop
-
-
-def word_boxes(quad: np.ndarray, text: str, fractions: Optional[np.ndarray], turned: bool = False
-               ) -> List[dict]:
-    """``[{"text", "points"}]`` for each space-separated word of a line read from ``quad``.
-
-    ``fractions`` are the characters' centres along the crop (0 = its left edge), one per character
-    of ``text``; a word spans from half a character pitch before its first centre to half after its
-    last. The crop's left-to-right runs along the quad's top edge, or down its left edge for tall
-    crops (turned 90° counter-clockwise), reversed when the classifier turned the crop by 180°.
-    """
-    if fractions is None or len(fractions) != len(text) or not text.strip():
-        return []
-    centres = 1.0 - np.asarray(fractions, dtype=np.float64) if turned else np.asarray(fractions, dtype=np.float64)
-    pitch = float(np.median(np.abs(np.diff(centres)))) if len(centres) > 1 else 1.0
-    pts = np.asarray(quad, dtype=np.float64).reshape(4, 2)
-    if is_tall(pts):  # reading direction: top to bottom along the left and right edges
-        start_a, end_a, start_b, end_b = pts[0], pts[3], pts[1], pts[2]
-    else:  # left to right along the top and bottom edges
-        start_a, end_a, start_b, end_b = pts[0], pts[1], pts[3], pts[2]
-    words = []
-    for match in re.finditer(r"\S+", text):
-        span = centres[match.start():match.end()]
-        low = float(np.clip(span.min() - pitch / 2, 0.0, 1.0))
-        high = float(np.clip(span.max() + pitch / 2, 0.0, 1.0))
-        edge_a = [start_a + (end_a - start_a) * t for t in (low, high)]
-        edge_b = [start_b + (end_b - start_b) * t for t in (low, high)]
-        corners = ([edge_a[0], edge_a[1], edge_b[1], edge_b[0]] if not is_tall(pts)
-                   else [edge_a[0], edge_b[0], edge_b[1], edge_a[1]])
-        words.append({"text": match.group(), "points": [[int(round(x)), int(round(y))] for x, y in corners]})
-    return words
 
 
 class TextSystem:
@@ -153,27 +115,31 @@ class TextSystem:
         order = reading_order(np.array(quads)) if quads else []
         if order:
             crops = [crop_quad(img, quads[i]) for i in order]
-            turned = [False] * len(crops)
+            flipped = [False] * len(crops)
             if self.classifier is not None:
                 crops, labels, timings["cls"] = self.classifier(crops)
-                turned = [self.classifier.turns(label, score) for label, score in labels]
-            texts, positions, timings["rec"] = self.recognizer.recognize(crops, self.options.return_word_box)
-            words = ([word_boxes(quads[i], text, where, flip)
-                      for i, (text, _), where, flip in zip(order, texts, positions, turned)]
-                     if self.options.return_word_box else None)
+                flipped = [self.classifier.turns(label, score) for label, score in labels]
+            words = None
+            if self.options.return_word_box:
+                texts, spans, timings["rec"] = self.recognizer.read_with_positions(crops)
+                words = [word_boxes(quads[i], line, crop.shape[:2], is_tall(quads[i]), flip,
+                                    self.options.word_gap_spaces)
+                         for i, line, crop, flip in zip(order, spans, crops, flipped)]
+            else:
+                texts, timings["rec"] = self.recognizer(crops)
             results = self._keep([found[i] for i in order], texts, words)
         timings["total"] = time.perf_counter() - start
         return results, timings
 
     def _keep(self, boxes: Sequence[np.ndarray], texts: Sequence[Tuple[str, float]],
               words: Optional[Sequence[List[dict]]] = None) -> List[dict]:
-        """Results scoring at least ``drop_score`` (PaddleOCR's rule); empty transcriptions are dropped too."""
+        """Results scoring at least ``drop_score`` (PaddleOCR's rule); empty transcriptions are dropped too.
+        With word boxes each result also lists its ``words`` (``{"text", "points"}``)."""
         kept = []
         for index, (box, (text, score)) in enumerate(zip(boxes, texts)):
             if score >= self.options.drop_score and text.strip():
                 points = [[int(round(float(x))), int(round(float(y)))] for x, y in np.asarray(box).reshape(-1, 2)]
-                item = {"transcription": text, "points": points, "score": float(score)}
+                kept.append({"transcription": text, "points": points, "score": float(score)})
                 if words is not None:
-                    item["words"] = words[index]
-                kept.append(item)
+                    kept[-1]["words"] = words[index]
         return kept

@@ -37,11 +37,9 @@ class CombinedLoss(nn.Layer):
             weight = params.pop("weight")
             if isinstance(weight, bool) or not isinstance(weight, (int, float)):
                 raise ConfigError(f"'weight' of loss {name} must be a number, got {weight!r}", where)
-            # a loss's own ``name`` (its log prefix, e.g. dml_ctc) must not replace the registry name
-            extra = {"name": params.pop("name")} if "name" in params else {}
-            if extra:
-                LOSSES.check(name, {**params, **extra}, f"{where}.{name}")
-            losses.append(LOSSES.build({"name": name, **params}, where=f"{where}.{name}", **extra))
+            # not LOSSES.build: a loss may take a ``name`` argument of its own (DistillationDBLoss name: DBLoss)
+            LOSSES.check(name, params, where=f"{where}.{name}")
+            losses.append(LOSSES.get(name, where)(**params))
             self.names.append(name)
             self.weights.append(float(weight))
         self.loss_funcs = nn.LayerList(losses)

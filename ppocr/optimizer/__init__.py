@@ -20,14 +20,22 @@ from ppocr.utils.registry import LR_SCHEDULERS, OPTIMIZERS, ConfigError, closest
 
 import_submodules(__name__)
 
-__all__ = ["build_optimizer", "build_lr_scheduler", "build_grad_clip"]
+__all__ = ["build_optimizer", "build_lr_scheduler", "build_grad_clip", "lr_section"]
 
 SHARED_KEYS = ("lr", "regularizer", "clip_norm", "clip_norm_global")
 FRAMEWORK_LR_KEYS = ("epochs", "step_each_epoch")
 
 
+def lr_section(lr_config: Any) -> Any:
+    """PaddleOCR reads an ``lr`` section without a ``name`` as a constant rate: that is our ``Const``."""
+    if isinstance(lr_config, dict) and "name" not in lr_config and "learning_rate" in lr_config:
+        return {"name": "Const", **lr_config}
+    return lr_config
+
+
 def build_lr_scheduler(lr_config: Dict[str, Any], epochs: int, step_each_epoch: int) -> LRScheduler:
     """A scheduler to step after every iteration; ``epochs``/``step_each_epoch`` come from training."""
+    lr_config = lr_section(lr_config)
     if not isinstance(lr_config, dict):
         raise ConfigError(f"expected a section like {{name: Cosine, learning_rate: 0.001}}, got {lr_config!r}",
                           "Optimizer.lr")

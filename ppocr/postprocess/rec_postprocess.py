@@ -43,15 +43,6 @@ def ctc_greedy_decode(probs: np.ndarray, character: Sequence[str]) -> List[Tuple
     return results
 
 
-def ctc_char_steps(probs: np.ndarray) -> List[np.ndarray]:
-    """Per row, the time step of each character best-path decoding keeps (as ``ctc_greedy_decode``):
-    where along the line each character was read, for word boxes."""
-    ids = np.asarray(probs).argmax(axis=2)
-    keep = ids != 0
-    keep[:, 1:] &= ids[:, 1:] != ids[:, :-1]
-    return [np.flatnonzero(row) for row in keep]
-
-
 def decode_label_ids(label_ids: np.ndarray, character: Sequence[str]) -> List[Tuple[str, float]]:
     """N×L padded label ids (0 = padding) to ``(text, 1.0)``; repeats are real characters here."""
     label_ids = np.asarray(label_ids)

@@ -8,17 +8,31 @@ from typing import Dict, List, Optional
 from ppocr.utils.errors import CharacterDictError
 
 DEFAULT_CHARACTERS = "0123456789abcdefghijklmnopqrstuvwxyz"
-DICT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dicts")
+UTILS_DIR = os.path.dirname(os.path.abspath(__file__))
+DICT_DIR = os.path.join(UTILS_DIR, "dicts")
+PACKAGE_DIR = os.path.dirname(UTILS_DIR)
+
+
+def packaged_dicts() -> List[str]:
+    """Dicts shipped with ppocr, as paths relative to the package (PaddleOCR's at its own paths)."""
+    names = [f"ppocr/utils/{n}" for n in sorted(os.listdir(UTILS_DIR)) if n.endswith(".txt")]
+    return names + [f"ppocr/utils/dicts/{n}" for n in sorted(os.listdir(DICT_DIR)) if n.endswith(".txt")]
 
 
 def resolve_dict_path(path: str) -> str:
-    """Find a dict given as written, or by its file name among the packaged dicts."""
+    """Find a dict given as written; else a PaddleOCR path (``ppocr/utils/...``) inside this package, from
+    any working directory; else by its file name among ``ppocr/utils/dicts``."""
     if os.path.isfile(path):
         return path
+    normalized = path.replace("\\", "/")
+    if "ppocr/" in normalized:
+        inside = os.path.join(PACKAGE_DIR, *normalized.split("ppocr/", 1)[1].split("/"))
+        if os.path.isfile(inside):
+            return inside
     packaged = os.path.join(DICT_DIR, os.path.basename(path))
     if os.path.isfile(packaged):
         return packaged
-    raise FileNotFoundError(f"character dict '{path}' not found (packaged dicts are in {DICT_DIR})")
+    raise FileNotFoundError(f"character dict '{path}' not found; ppocr ships {', '.join(packaged_dicts())}")
 
 
 def load_character_list(character_dict_path: Optional[str] = None, use_space_char: bool = False) -> List[str]:
@@ -32,7 +46,8 @@ def load_character_list(character_dict_path: Optional[str] = None, use_space_cha
         chars = list(DEFAULT_CHARACTERS)
     else:
         chars = read_character_dict(resolve_dict_path(character_dict_path))
-    if use_space_char and " " not in chars:
+    if use_space_char:
+        # appended even when the dict has a space (PaddleOCR's en_dict.txt does): class counts match PaddleOCR's
         chars.append(" ")
     return chars
 

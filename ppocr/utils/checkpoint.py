@@ -28,6 +28,7 @@ import paddle
 from ppocr.utils import crypto
 from ppocr.utils.errors import CheckpointError
 from ppocr.utils.io import atomic_write, clean_stale_temps, fsync_dir, make_temp_file, pid_alive
+from ppocr.utils.paddleocr_checkpoint import clean_states, restore_optimizer
 
 logger = logging.getLogger(__name__)
 
@@ -349,6 +350,8 @@ def load_checkpoint(model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer
     except Exception as exc:
         raise CheckpointError(f"cannot read '{prefix}.states': {exc}") from None
     token = states.pop(TOKEN_KEY, None)
+    if token is None:  # written by PaddleOCR's trainer
+        states = clean_states(states)
     if ".pdparams" not in files:
         raise CheckpointError(f"checkpoint '{prefix}' has no .pdparams file")
     params = _load(files[".pdparams"], key)
@@ -367,9 +370,11 @@ def load_checkpoint(model: paddle.nn.Layer, optimizer: Optional[paddle.optimizer
             opt_state = _load(files[".pdopt"], key)
             if opt_state.pop(TOKEN_KEY, None) != token:
                 raise CheckpointError(f"checkpoint '{prefix}' is inconsistent: .pdopt comes from a different save")
-            optimizer.set_state_dict(opt_state)
+            if not restore_optimizer(optimizer, opt_state, prefix):
+                states["lr_state_missing"] = True
         else:
             logger.warning("checkpoint %s has no optimizer state; optimizer starts fresh", prefix)
+            states["lr_state_missing"] = True
     if ".pdema" in files:
         ema_params = _load(files[".pdema"], key)
         if ema_params.pop(TOKEN_KEY, None) != token:

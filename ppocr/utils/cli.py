@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Sequence
 
+from ppocr.utils.paddleocr_compat import UnsupportedConfig, strip_ignored
 from ppocr.utils.registry import ConfigError
 
 logger = logging.getLogger("ppocr.cli")
@@ -60,7 +61,7 @@ def prepare_config(args: Any, task: str, require: Iterable[str]) -> Dict[str, An
         option = "Global.results_dir" if g.get("results_dir") else "Global.save_model_dir"
         ensure_output_dir(os.path.dirname(log_file), option)
     setup_logging(log_file)
-    return config
+    return strip_ignored(config)
 
 
 def run_main(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None,
@@ -74,7 +75,9 @@ def run_main(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequ
         sys.exit(130)
     except _expected_errors() + tuple(extra_errors) as exc:
         logger.debug("failed", exc_info=True)
-        message = " ".join(str(exc).split())
-        sys.stderr.write(f"error: {message}\n")
+        # a refused PaddleOCR config names each unsupported component on a line of its own
+        lines = exc.lines if isinstance(exc, UnsupportedConfig) else [str(exc)]
+        for line in lines:
+            sys.stderr.write(f"error: {' '.join(line.split())}\n")
         sys.exit(EXIT_USAGE)
     sys.exit(code or 0)

@@ -24,6 +24,13 @@ from ppocr.utils.registry import (
     ConfigError,
     closest,
 )
+from ppocr.utils.paddleocr_compat import (
+    FEATURE_GLOBAL_SCHEMA,
+    UnsupportedConfig,
+    missing_dicts,
+    unsupported_components,
+    without_ignored,
+)
 
 SECTIONS = ("Global", "Architecture", "Loss", "Optimizer", "PostProcess", "Metric", "Train", "Eval",
             "Quant", "Prune")  # Quant: tools/quant.py (ppocr.slim.quant.settings); Prune: tools/prune.py
@@ -67,8 +74,6 @@ GLOBAL_SCHEMA: Dict[str, Tuple[type, ...]] = {
     "results_dir": _OPT_STR,
     # DistillationModel export: the sub-model written at the top of save_inference_dir (default Student).
     "export_model_name": _OPT_STR,
-    # mixed precision (bfloat16 autocast) for forward and loss; PaddleOCR's name
-    "use_amp": (bool,),
     # regex of parameter names pretrained_model does not load (TAO skip_checkpoint_variables)
     "skip_checkpoint_variables": _OPT_STR,
 }
@@ -79,6 +84,7 @@ LOADER_SCHEMA: Dict[str, Tuple[type, ...]] = {
     "batch_size_per_card": (int,),
     "num_workers": (int,),
     "use_shared_memory": (bool,),
+    "collate_fn": (str,),  # PaddleOCR's named collators; refused by unsupported_components (ppocr has its own)
 }
 
 # PyYAML follows YAML 1.1, where "1e-5" is a string; configs write learning rates that way.
@@ -236,10 +242,13 @@ def _check_base_model(arch: Dict[str, Any], where: str) -> None:
 def validate_config(config: Dict[str, Any], path: str = "<config>", require: Iterable[str] = ()) -> None:
     """Check sections, Global keys and every component's name and keyword arguments.
 
-    Errors are ConfigError whose text starts with the file name, then the dotted key.
+    Errors are ConfigError whose text starts with the file name, then the dotted key. PaddleOCR keys
+    without effect here are not checked (tools drop them with ``paddleocr_compat.strip_ignored``).
     """
     try:
-        _validate(config, require)
+        _validate(without_ignored(config)[0], require)
+    except UnsupportedConfig as exc:
+        raise UnsupportedConfig([f"{path}: {line}" for line in exc.lines]) from None
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
@@ -249,10 +258,13 @@ def _validate(config: Dict[str, Any], require: Iterable[str]) -> None:
     for section in config:
         if section not in SECTIONS:
             raise ConfigError(f"unknown section '{section}'" + _hint(section, SECTIONS))
+    unsupported = unsupported_components(config) + missing_dicts(config)
+    if unsupported:
+        raise UnsupportedConfig(unsupported)
     for section in require:
         if section not in config or config[section] is None:
             raise ConfigError(f"missing required section '{section}'")
-    _check_schema(config.get("Global") or {}, GLOBAL_SCHEMA, "Global")
+    _check_schema(config.get("Global") or {}, {**GLOBAL_SCHEMA, **FEATURE_GLOBAL_SCHEMA}, "Global")
     if config.get("Quant") is not None:
         from ppocr.slim.quant.settings import QuantSettings
 
@@ -289,7 +301,10 @@ def _validate(config: Dict[str, Any], require: Iterable[str]) -> None:
         if not isinstance(optim, dict) or "name" not in optim:
             raise ConfigError("expected a mapping with a 'name' key", "Optimizer")
         if optim.get("lr") is not None:
-            _check_component(LR_SCHEDULERS, optim["lr"], "Optimizer.lr", extra=("epochs", "step_each_epoch"))
+            from ppocr.optimizer import lr_section
+
+            _check_component(LR_SCHEDULERS, lr_section(optim["lr"]), "Optimizer.lr",
+                             extra=("epochs", "step_each_epoch"))
 
     for mode in ("Train", "Eval"):
         section = config.get(mode)

@@ -299,3 +299,15 @@ class RecAug:
             img = 255 - img
         data["image"] = img[:, :, None] if single_channel else img
         return data
+
+
+@OPERATORS.register()
+class BaseDataAugmentation(RecAug):
+    """PaddleOCR's BDA on its own (row crop, blur, HSV jitter, shift jitter, noise, reversal): `RecAug`
+    without the geometric step. PaddleOCR's cls_mv3 recipe augments its direction-classifier crops with it."""
+
+    def __init__(self, crop_prob: float = 0.4, reverse_prob: float = 0.4, noise_prob: float = 0.4,
+                 jitter_prob: float = 0.4, blur_prob: float = 0.4, hsv_aug_prob: float = 0.4):
+        super().__init__(use_tia=False, aug_prob=0.0, crop_prob=crop_prob, reverse_prob=reverse_prob,
+                         noise_prob=noise_prob, jitter_prob=jitter_prob, blur_prob=blur_prob,
+                         hsv_aug_prob=hsv_aug_prob)

@@ -69,6 +69,8 @@ class CTCLabelEncode(BaseRecLabelEncode):
     """`label` text → int64 ids padded with blank (0) to max_text_length; `length` = text length.
 
     Id 0 is the CTC blank and dict characters are 1..N, so decoders use `["blank"] + chars`.
+    `label_ace` counts each class in the padded label (the blank slot counts the padding), the
+    target of the ACE loss (PaddleOCR's key, so its configs can keep it in KeepKeys).
     """
 
     def __init__(self, max_text_length: int, character_dict_path: Optional[str] = None,
@@ -88,4 +90,5 @@ class CTCLabelEncode(BaseRecLabelEncode):
         label[: len(ids)] = ids
         data["label"] = label
         data["length"] = np.array(len(ids), dtype=np.int64)
+        data["label_ace"] = np.bincount(label, minlength=self.num_classes).astype(np.int64)
         return data
