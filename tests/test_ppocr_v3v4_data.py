@@ -111,22 +111,6 @@ def test_multi_scale_batches_have_their_own_size(tmp_path):
 
 # -- PaddleOCR's PP-OCRv3/v4 mobile configs ----------------------------------------------------------------
 
-# ISSUE-13: PaddleOCR's generic keys (Global.model_name, debug, d2s_train_image_shape, profiler_options, ...) are
-# stripped here until issue 13 makes the config loader accept them; remove _strip_generic_keys after that merge.
-def _strip_generic_keys(config):
-    from ppocr.utils.config import GLOBAL_SCHEMA, LOADER_SCHEMA, SECTIONS
-
-    for key in [k for k in config if k not in SECTIONS]:
-        config.pop(key)
-    for key in [k for k in config["Global"] if k not in GLOBAL_SCHEMA]:
-        config["Global"].pop(key)
-    for mode in ("Train", "Eval"):
-        loader = config[mode]["loader"]
-        for key in [k for k in loader if k not in LOADER_SCHEMA]:
-            loader.pop(key)
-    return config
-
-
 def _shrink_transforms(transforms, rec_width):
     out = []
     for entry in transforms:
@@ -178,7 +162,7 @@ def test_paddleocr_mobile_config_trains_a_step(relative, tmp_path, tiny_det_page
     from ppocr.engine.trainer import Trainer
     from ppocr.utils.config import load_config, validate_config
 
-    config = _strip_generic_keys(load_config(os.path.join(PADDLEOCR_CONFIGS, relative)))
+    config = load_config(os.path.join(PADDLEOCR_CONFIGS, relative))
     det = relative.startswith("det/")
     data_dir, label = tiny_det_pages if det else tiny_words
     g = config["Global"]

@@ -72,18 +72,24 @@ def test_word_boxes_of_an_upside_down_line_are_mirrored(systems):
         assert abs(mirrored[1] - _x_range(a["points"])[1]) <= TOLERANCE, (a, b)
 
 
-def test_word_box_geometry_on_tall_and_turned_crops():
-    from ppocr.infer.system import word_boxes
+def _corners(word):
+    return sorted(map(tuple, word["points"]))
 
+
+def test_word_box_geometry_on_tall_and_turned_crops():
+    from ppocr.infer.word_boxes import CharSpan, word_boxes
+
+    line = [CharSpan(ch, x) for ch, x in zip("ab cd", (30, 90, 150, 210, 270))]  # pitch 60 px along the crop
     tall = np.array([[10, 0], [40, 0], [40, 300], [10, 300]], np.float32)  # read top to bottom
-    words = word_boxes(tall, "ab cd", np.array([0.1, 0.3, 0.5, 0.7, 0.9]))
+    words = word_boxes(tall, line, (30, 300), turned=True, flipped=False)
     assert [w["text"] for w in words] == ["ab", "cd"]
-    assert words[0]["points"] == [[10, 0], [40, 0], [40, 120], [10, 120]]
-    assert words[1]["points"] == [[10, 180], [40, 180], [40, 300], [10, 300]]
-    wide = np.array([[0, 10], [200, 10], [200, 40], [0, 40]], np.float32)
-    turned = word_boxes(wide, "ab cd", np.array([0.1, 0.3, 0.5, 0.7, 0.9]), turned=True)
-    assert turned[0]["points"] == [[120, 10], [200, 10], [200, 40], [120, 40]]
-    assert word_boxes(wide, "abc", np.array([0.5, 0.6])) == []  # positions that do not match the text
+    assert _corners(words[0]) == [(10, 0), (10, 120), (40, 0), (40, 120)]
+    assert _corners(words[1]) == [(10, 180), (10, 300), (40, 180), (40, 300)]
+    wide = np.array([[0, 10], [300, 10], [300, 40], [0, 40]], np.float32)
+    upside_down = word_boxes(wide, line, (30, 300), turned=False, flipped=True)  # the classifier turned it 180°
+    assert _corners(upside_down[0]) == [(180, 10), (180, 40), (300, 10), (300, 40)]
+    assert _corners(upside_down[1]) == [(0, 10), (0, 40), (120, 10), (120, 40)]
+    assert word_boxes(wide, [], (30, 300), turned=False, flipped=False) == []
 
 
 def test_predict_system_writes_word_boxes_only_when_asked(tmp_path):

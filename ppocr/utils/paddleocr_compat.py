@@ -82,6 +82,9 @@ IGNORED_LOADER_KEYS: Dict[str, str] = {"num_sections": "not read by PaddleOCR's 
 IGNORED_COMPONENT_KEYS: Dict[str, Dict[str, str]] = {
     "ResNet_vd": {"disable_se": "ResNet_vd has no squeeze-excite blocks"},
     "AttentionHead": {"l2_decay": "not read by PaddleOCR's AttentionHead either"},
+    "PPLCNetV3": {"pretrained": "PaddleOCR downloads ImageNet weights for it; ppocr downloads nothing, so start "
+                                "from Global.pretrained_model (tools/import_onnx.py makes one from the packaged "
+                                "models)"},
 }
 
 # Component names PaddleOCR registers (its registries and the configs it ships), by ppocr registry.
