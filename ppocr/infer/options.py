@@ -74,6 +74,9 @@ class InferOptions:
     total_process_num: int = 1
     process_id: int = 0
 
+    # int8 on CPU (precision="int8" without TensorRT): quantised det/rec copies made by tools/quant_onnx.py
+    int8_model_dir: Optional[str] = None  # default ~/.cache/ppocr/int8
+
     @classmethod
     def field_names(cls) -> List[str]:
         return [f.name for f in dataclasses.fields(cls)]
