@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated peer settings out of {', '.join(PEER_SETTINGS)}; empty for none")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="an InferOptions override for ppocr (repeatable), e.g. det_limit_side_len=736")
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE[,KEY=VALUE...]",
-                        help="another ppocr configuration run alongside (repeatable), its options on top of --set")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE[;KEY=VALUE...]",
+                        help="another ppocr configuration run alongside (repeatable), its options on top of --set; "
+                             "the key overlap=false runs its chunks through ocr_many without overlapping")
     parser.add_argument("--chunk", type=int, default=1,
                         help="images each system gets per turn; ppocr runs a chunk through TextSystem.ocr_many, "
                              "which overlaps detection of the next image with recognition of the current one")
@@ -50,8 +51,8 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     for text in args.variant:
         name, found, pairs = text.partition(":")
         if not found or not name:
-            parser.error(f"--variant expects NAME:KEY=VALUE[,KEY=VALUE...], got {text!r}")
-        variants.append((name, [pair for pair in pairs.split(",") if pair]))
+            parser.error(f"--variant expects NAME:KEY=VALUE[;KEY=VALUE...], got {text!r}")
+        variants.append((name, [pair for pair in pairs.split(";") if pair]))
     args.variant = variants
     if args.chunk < 1:
         parser.error(f"--chunk must be at least 1, got {args.chunk}")
@@ -71,6 +72,8 @@ def ppocr_system(name: str, overrides: Dict[str, Any]) -> Tuple[System, Any, Dic
     """A ppocr ``TextSystem`` as a contender, the TextSystem itself and its backends by stage."""
     from ppocr.infer import TextSystem
 
+    overrides = dict(overrides)
+    overlap = bool(overrides.pop("overlap", True))  # not an option: how a chunk runs through ocr_many
     system = TextSystem(**overrides)
     stages = {"det": system.detector, "cls": system.classifier, "rec": system.recognizer}
     backends = {stage_name: stage.backend for stage_name, stage in stages.items() if stage is not None}
@@ -78,10 +81,10 @@ def ppocr_system(name: str, overrides: Dict[str, Any]) -> Tuple[System, Any, Dic
     def run(paths: Sequence[str]) -> List[List[Detection]]:
         if len(paths) == 1:
             return [ours_detections(system(paths[0]))]
-        return [ours_detections(results) for results, _ in system.ocr_many(paths)]
+        return [ours_detections(results) for results, _ in system.ocr_many(paths, overlap=overlap)]
 
-    print(f"{name} {overrides or 'defaults'}: det resize {system.detector.resize_args}, "
-          f"det postprocess {system.detector.post_args}, "
+    print(f"{name} {overrides or 'defaults'}{'' if overlap else ' (no overlap)'}: "
+          f"det resize {system.detector.resize_args}, det postprocess {system.detector.post_args}, "
           f"direction classifier {'on' if system.classifier else 'off'}, rec batch {system.recognizer.batch_num}, "
           f"models {', '.join(f'{stage} {b.model_path}' for stage, b in backends.items())}")
     return System(Tally(name), run, lambda: sum(b.run_seconds for b in backends.values())), system, backends

@@ -48,7 +48,7 @@ class _Batches:
 
 def quantize_onnx(model_path: str, output_path: str, batches: Iterable[np.ndarray], quant_format: str = "QDQ",
                   per_channel: bool = True, calibrate_method: str = "MinMax",
-                  op_types: Sequence[str] = QUANT_OPS) -> str:
+                  op_types: Sequence[str] = QUANT_OPS, exclude_nodes: Sequence[str] = ()) -> str:
     """Write an int8 copy of the float ONNX model at ``model_path`` to ``output_path`` (atomically), calibrated on
     ``batches`` of model input; returns ``output_path``. The model is first raised to opset 13 when older (needed
     for per-channel weights) and put through ONNX Runtime's pre-processing (shape inference, graph fusions)."""
@@ -76,7 +76,8 @@ def quantize_onnx(model_path: str, output_path: str, batches: Iterable[np.ndarra
         reader = _Batches(input_name, batches)
         quantized = os.path.join(work, "int8.onnx")
         quantize_static(prepared, quantized, reader, quant_format=getattr(QuantFormat, quant_format),
-                        op_types_to_quantize=list(op_types), per_channel=per_channel,
+                        op_types_to_quantize=list(op_types), nodes_to_exclude=list(exclude_nodes),
+                        per_channel=per_channel,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=getattr(CalibrationMethod, calibrate_method),
                         extra_options={"CalibTensorRangeSymmetric": False})
