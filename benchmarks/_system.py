@@ -28,7 +28,8 @@ class System:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--limit", type=int, default=0, help="only the first N images (0 = all)")
+    parser.add_argument("--start", type=int, default=0, help="skip the first N images")
+    parser.add_argument("--limit", type=int, default=0, help="only N images from --start (0 = all)")
     parser.add_argument("--peers", default="default,matched",
                         help=f"comma-separated peer settings out of {', '.join(PEER_SETTINGS)}; empty for none")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -175,7 +175,7 @@ def main() -> None:
     args = parser.parse_args()
     check_arguments(parser, args)
     pages = read_funsd(args.funsd)
-    pages = pages[:args.limit] if args.limit > 0 else pages
+    pages = pages[args.start:args.start + args.limit] if args.limit > 0 else pages[args.start:]
     if not pages:
         parser.error(f"--funsd {args.funsd}: no annotations/*.json pages")
 

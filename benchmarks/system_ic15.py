@@ -165,7 +165,7 @@ def main() -> None:
     else:
         parser.error(f"{label_file} does not exist; point --eval_root at the shared eval folder or --data at a "
                      "det label file or the ICDAR 2015 training folder")
-    items = items[:args.limit] if args.limit > 0 else items
+    items = items[args.start:args.start + args.limit] if args.limit > 0 else items[args.start:]
 
     systems, backends = build_systems(args)
     scores = [Score() for _ in systems]
