@@ -137,8 +137,10 @@ def print_rows(header: Sequence[str], rows: List[List[str]]) -> None:
 
 
 def speed_cells(tally: Tally) -> List[str]:
-    """images/s, CPU seconds per image and the wall share outside model runs."""
-    return [f"{tally.rate:.3f}", f"{tally.cpu / max(tally.items, 1):.3f}", f"{100 * tally.outside_share:.1f}%"]
+    """images/s, CPU seconds per image and the wall share outside model runs ("overlapped" when overlapping
+    stages ran longer in models than the calls took)."""
+    outside = f"{100 * tally.outside_share:.1f}%" if tally.outside_share >= 0 else "overlapped"
+    return [f"{tally.rate:.3f}", f"{tally.cpu / max(tally.items, 1):.3f}", outside]
 
 
 SPEED_HEADER = ["images/s", "CPU s/img", "outside model"]
