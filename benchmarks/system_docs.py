@@ -21,6 +21,20 @@ character after lower-casing (punctuation, check boxes) are left out.
 
 Targets (issue 17): end-to-end character Hmean >= the peer's; throughput >= 2x the peer's defaults.
 
+Training pages 1-30 chose the recognition defaults (load average 4-6, 2 cores): rec floor width 192 + batch 1 took
+CPU from 3.37 to 2.29 s/page (batch 6 at width 192: 3.31) with char Hmean 0.971 -> 0.969 at det limit 960 and
+0.971 at 1120; RapidOCR defaults 0.956 at 5.77 s/page. Reported on pages 31-70 (load average 3.7, 2026-12-07):
+
+    python benchmarks/system_docs.py --funsd ../shared/data/funsd/training_data --start 30 --limit 40 --chunk 4 \
+        --variant "sequential:overlap=false" --variant "1thread:cpu_threads=1"
+
+    system             det H   char H   word R   images/s   CPU s/page
+    ppocr              0.965   0.956     0.882    0.424      2.16   (overlapped)
+    ppocr sequential   0.965   0.956     0.882    0.441      2.12
+    ppocr 1thread      0.965   0.956     0.882    0.453      2.01
+    RapidOCR default   0.952   0.934     0.843    0.201      5.08   -> 2.11x
+    RapidOCR matched   0.962   0.948     0.869    0.214      4.49   -> 1.98x
+
     python benchmarks/system_docs.py [--funsd ../shared/data/funsd/training_data] [--limit 40]
         [--peers default,matched] [--set rec_batch_num=12] [--variant "NAME:KEY=VALUE;KEY=VALUE"] [--chunk 4]
 """

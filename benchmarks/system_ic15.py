@@ -22,6 +22,39 @@ filter, as predict_system writes them):
 Targets (issue 17): Hmean (det and end to end) >= the peer's; throughput >= 2.5x the peer's defaults and >= 1.5x
 the peer matched to our settings; outside-model share <= 10 %.
 
+Defaults chosen on training data (ICDAR 2015 train, first 100 images, load average 4-6 on 2 cores, one run):
+
+    python benchmarks/system_ic15.py --data ../shared/data/icdar2015_train --limit 100 --peers default \
+        --variant "w192b1:rec_image_shape=3,48,192;rec_batch_num=1" \
+        --variant "max1024_w192b1:rec_image_shape=3,48,192;rec_batch_num=1;det_limit_side_len=1024" ...
+
+    setting (det limit / rec floor width, batch)   det H   e2e H   CPU s/img   images/s
+    960 max / 320, 6 (PaddleOCR's)                 0.343   0.229   0.363       1.46
+    960 max / 192, 1                               0.345   0.230   0.267       2.04
+    1024 max / 192, 1 (chosen)                     0.384   0.236   0.299       1.86
+    1120 max / 192, 1                              0.374   0.248   0.352       1.55
+    1280 max / 192, 1                              0.402   0.253   0.446       1.22
+    736 min / 192, 1 (RapidOCR's resize)           0.425   0.267   0.648       0.77
+    RapidOCR defaults                              0.351   0.228   1.103       0.57
+1024 is the largest limit that keeps >= 2.5x the peer's speed with both Hmeans above it. Recognition alone on
+1 980 ICDAR 2015 train word crops: floor width 320 / 256 / 192 / 160 / 128 gave 78.7 / 79.3 / 78.7 / 78.5 / 78.0 %
+word accuracy at 62 / 50 / 41 / 38 / 34 CPU s, and batch 1 costs 30 % less CPU than batch 6 at the same accuracy.
+int8 (tools/quant_onnx.py, 60 train images, load 5-16): det+rec int8 det H 0.319 / e2e 0.149 against 0.371 /
+0.228 float; int8 rec alone loses 17-27 points of word accuracy; int8 det alone is within a point at 960 max but
+loses 4 points of det H and 3 of e2e H at 736 min. So int8 is offered, not the default.
+
+Reported on ../shared/eval (first 100 images, chunk 4, load average 3.9 on 2 cores, 2026-12-07):
+
+    python benchmarks/system_ic15.py --limit 100 --chunk 4 --variant "sequential:overlap=false" \
+        --variant "1thread:cpu_threads=1"
+
+    system             det H   e2e H   images/s   CPU s/img
+    ppocr              0.481   0.289   3.33       0.292      (overlapped, 2 threads per stage)
+    ppocr sequential   0.481   0.289   3.19       0.286
+    ppocr 1thread      0.481   0.289   3.51       0.258      (overlapped, 1 thread per stage)
+    RapidOCR default   0.442   0.286   1.03       0.964      -> 3.23x
+    RapidOCR matched   0.452   0.276   1.60       0.620      -> 2.09x
+
     python benchmarks/system_ic15.py [--limit 40] [--peers default,matched] [--set det_limit_side_len=736]
         [--variant "736min:det_limit_side_len=736;det_limit_type=min"] [--chunk 4]
         [--data ../shared/data/icdar2015_train]   # training data: for choosing settings
