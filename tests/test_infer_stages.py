@@ -236,7 +236,7 @@ def test_model_settings_are_defaults_and_explicit_options_win():
     recorded = {"limit_side_len": 736, "limit_type": "min"}
     assert resize_args(InferOptions(), recorded) == recorded
     assert resize_args(InferOptions(det_limit_side_len=1280), recorded) == {"limit_side_len": 1280, "limit_type": "min"}
-    assert resize_args(InferOptions(), {}) == {"limit_side_len": 960, "limit_type": "max"}
+    assert resize_args(InferOptions(), {}) == {"limit_side_len": 1024, "limit_type": "max"}
     assert resize_args(InferOptions(), {"resize_long": 640}) == {"resize_long": 640}
     assert pick(InferOptions(), "det_db_box_thresh", 0.7) == 0.7
     assert pick(InferOptions(det_db_box_thresh=0.4), "det_db_box_thresh", 0.7) == 0.4

@@ -16,6 +16,7 @@ import numpy as np
 from ppocr.data.imaug.det_resize import resize_for_det
 from ppocr.data.imaug.operators import NormalizeImage
 from ppocr.infer.backends import Backend, create_backend
+from ppocr.infer.int8 import model_for
 from ppocr.infer.model_meta import explicitly_set, pick, postprocess_args, transform_args
 from ppocr.infer.options import InferOptions
 from ppocr.infer.presets import default_model_paths
@@ -46,7 +47,8 @@ class TextDetector:
         if options.det_algorithm != "DB":
             raise ValueError(f"det_algorithm {options.det_algorithm!r} is not supported; only 'DB' is")
         if backend is None:
-            model = options.det_model_dir or default_model_paths(options.ocr_version)["det"]
+            model = (model_for("det", options) or options.det_model_dir
+                     or default_model_paths(options.ocr_version)["det"])
             backend = create_backend(model, options, role="det")
         else:
             backend.check_role("det")

@@ -51,7 +51,7 @@ class InferOptions:
     # detection
     det_model_dir: Optional[str] = None
     det_algorithm: str = "DB"
-    det_limit_side_len: int = 960
+    det_limit_side_len: int = 1024  # chosen on training data (benchmarks/system_ic15.py); PaddleOCR: 960
     det_limit_type: str = "max"
     det_db_thresh: float = 0.3
     det_db_box_thresh: float = 0.6
@@ -71,8 +71,8 @@ class InferOptions:
     # recognition
     rec_model_dir: Optional[str] = None
     rec_algorithm: str = "SVTR_LCNet"
-    rec_image_shape: str = "3, 48, 320"
-    rec_batch_num: int = 6
+    rec_image_shape: str = "3, 48, 192"  # W is the narrowest batch; PaddleOCR: 320 (same accuracy, more padding)
+    rec_batch_num: int = 1  # fastest on CPU for PP-OCRv4 rec (benchmarks/system_docs.py); PaddleOCR: 6
     rec_char_dict_path: Optional[str] = None
     use_space_char: bool = True
     max_text_length: int = 25
@@ -137,6 +137,9 @@ class InferOptions:
     sr_model_dir: Optional[str] = None
     sr_image_shape: str = "3, 32, 128"
     sr_batch_num: int = 1
+
+    # int8 on CPU (precision="int8" without TensorRT): quantised det/rec copies made by tools/quant_onnx.py
+    int8_model_dir: Optional[str] = None  # default ~/.cache/ppocr/int8
 
     @classmethod
     def field_names(cls) -> List[str]:

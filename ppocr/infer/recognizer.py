@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from ppocr.infer.backends import Backend, create_backend
+from ppocr.infer.int8 import model_for
 from ppocr.infer.model_meta import model_character_list, parse_image_shape, pick, transform_args
 from ppocr.infer.options import InferOptions
 from ppocr.infer.presets import default_model_paths
@@ -56,7 +57,8 @@ class TextRecognizer:
             raise ValueError(f"rec_algorithm {options.rec_algorithm!r} is not supported; CTC models only: "
                              f"{', '.join(SUPPORTED_ALGORITHMS)}")
         if backend is None:
-            model = options.rec_model_dir or default_model_paths(options.ocr_version)["rec"]
+            model = (model_for("rec", options) or options.rec_model_dir
+                     or default_model_paths(options.ocr_version)["rec"])
             backend = create_backend(model, options, role="rec")
         else:
             backend.check_role("rec")

@@ -5,12 +5,16 @@ after it was built. Every call works on its own local data and each stage's back
 calls (see :mod:`ppocr.infer.backends`): ONNX Runtime runs overlap in one session; a Paddle model runs
 on its backend's own worker threads (as many as the cores allow for ``cpu_threads``), so threads overlap
 in decoding, cropping, pre/post-processing and across stages. For more, use processes
-(``ppocr.infer.runner`` with ``use_mp``).
+(``ppocr.infer.runner`` with ``use_mp``). ``TextSystem.ocr_many`` overlaps detection of the next images
+with recognition of the current one.
 """
 from __future__ import annotations
 
+import itertools
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Deque, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -76,6 +80,20 @@ def crop_quad(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return crop
 
 
+_END = object()
+
+
+class _Lines(NamedTuple):
+    """One image's text lines before recognition, in reading order."""
+
+    boxes: List[np.ndarray]  # as the detector found them
+    quads: List[np.ndarray]  # the same as 4x2 quads, which the crops were cut from
+    crops: List[np.ndarray]
+    flipped: List[bool]  # turned 180° by the direction classifier
+    timings: Dict[str, float]
+    seconds: float
+
+
 class TextSystem:
     """Detector + optional direction classifier + recogniser behind one call.
 
@@ -106,29 +124,69 @@ class TextSystem:
 
     def ocr(self, image: ImageSource) -> Tuple[List[dict], Dict[str, float]]:
         """Results plus seconds spent per stage: ``{"det", "cls", "rec", "total"}``."""
+        return self._read_lines(self._find_lines(image))
+
+    def ocr_many(self, images: Iterable[ImageSource], overlap: bool = True,
+                 lookahead: int = 2) -> Iterator[Tuple[List[dict], Dict[str, float]]]:
+        """``ocr`` of each image, in input order, as a generator.
+
+        With ``overlap`` a helper thread reads, detects, crops and classifies up to ``lookahead`` images ahead
+        while the calling thread recognises the current one, so the detector and the recogniser run at the
+        same time on different images (each model still runs one call at a time). Results are the same as
+        ``ocr`` gives image by image. It pays when there are cores to spare for two model runs at once:
+        give each stage fewer threads (e.g. ``cpu_threads=1`` on 2 cores) rather than oversubscribing. An
+        image that fails raises its error after the results of the images before it. ``total`` in the
+        timings is the sum of the image's own stage work, not wall time between results.
+        """
+        if not overlap:
+            for image in images:
+                yield self.ocr(image)
+            return
+        pending: Deque[Future] = deque()
+        source = iter(images)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ppocr-find-lines")
+        try:
+            for image in itertools.islice(source, max(1, int(lookahead))):
+                pending.append(pool.submit(self._find_lines, image))
+            while pending:
+                found = pending.popleft().result()
+                following = next(source, _END)
+                if following is not _END:
+                    pending.append(pool.submit(self._find_lines, following))
+                yield self._read_lines(found)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _find_lines(self, image: ImageSource) -> "_Lines":
+        """Everything before recognition: read, detect, order, crop and orient."""
         start = time.perf_counter()
         img = read_image(image, self.options.max_image_pixels)
         timings = {"det": 0.0, "cls": 0.0, "rec": 0.0}
-        results: List[dict] = []
         found, timings["det"] = self.detector(img)
         quads = [as_quad(box) for box in found]
         order = reading_order(np.array(quads)) if quads else []
-        if order:
-            crops = [crop_quad(img, quads[i]) for i in order]
-            flipped = [False] * len(crops)
-            if self.classifier is not None:
-                crops, labels, timings["cls"] = self.classifier(crops)
-                flipped = [self.classifier.turns(label, score) for label, score in labels]
+        crops = [crop_quad(img, quads[i]) for i in order]
+        flipped = [False] * len(crops)
+        if crops and self.classifier is not None:
+            crops, labels, timings["cls"] = self.classifier(crops)
+            flipped = [self.classifier.turns(label, score) for label, score in labels]
+        return _Lines([found[i] for i in order], [quads[i] for i in order], crops, flipped, timings,
+                      time.perf_counter() - start)
+
+    def _read_lines(self, lines: "_Lines") -> Tuple[List[dict], Dict[str, float]]:
+        start = time.perf_counter()
+        timings = dict(lines.timings)
+        results: List[dict] = []
+        if lines.crops:
             words = None
             if self.options.return_word_box:
-                texts, spans, timings["rec"] = self.recognizer.read_with_positions(crops)
-                words = [word_boxes(quads[i], line, crop.shape[:2], is_tall(quads[i]), flip,
-                                    self.options.word_gap_spaces)
-                         for i, line, crop, flip in zip(order, spans, crops, flipped)]
+                texts, spans, timings["rec"] = self.recognizer.read_with_positions(lines.crops)
+                words = [word_boxes(quad, line, crop.shape[:2], is_tall(quad), flip, self.options.word_gap_spaces)
+                         for quad, line, crop, flip in zip(lines.quads, spans, lines.crops, lines.flipped)]
             else:
-                texts, timings["rec"] = self.recognizer(crops)
-            results = self._keep([found[i] for i in order], texts, words)
-        timings["total"] = time.perf_counter() - start
+                texts, timings["rec"] = self.recognizer(lines.crops)
+            results = self._keep(lines.boxes, texts, words)
+        timings["total"] = lines.seconds + time.perf_counter() - start
         return results, timings
 
     def _keep(self, boxes: Sequence[np.ndarray], texts: Sequence[Tuple[str, float]],
