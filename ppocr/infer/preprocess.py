@@ -53,10 +53,17 @@ def ratio_batches(crops: Sequence[np.ndarray], batch_num: int) -> Iterator[np.nd
         yield order[start:start + step]
 
 
+# Blank columns kept right of the widest crop, as a fraction of the height: a CTC model drops a last character
+# that touches the right edge (the page sample's final '.' with one crop per batch); a third of the height
+# leaves it two time steps of background.
+RIGHT_MARGIN = 1.0 / 3
+
+
 def batch_width(crops: Sequence[np.ndarray], indices: Sequence[int], height: int, min_width: int) -> int:
-    """Width that fits the widest crop of the batch at ``height`` (never below the model's own width)."""
-    max_ratio = max(min_width / float(height), max(crops[i].shape[1] / float(crops[i].shape[0]) for i in indices))
-    return max(min_width, int(height * max_ratio))
+    """Width that fits the widest crop of the batch at ``height`` with a blank margin on its right (never below
+    the model's own width)."""
+    max_ratio = max(crops[i].shape[1] / float(crops[i].shape[0]) for i in indices)
+    return max(min_width, int(height * (max_ratio + RIGHT_MARGIN)))
 
 
 def resize_norm_batch(crops: Sequence[np.ndarray], indices: Sequence[int],
