@@ -117,6 +117,37 @@ def normalize_word(text: str) -> str:
     return _NOT_WORD_CHAR.sub("", text.lower())
 
 
+class Score:
+    """Global detection and end-to-end counts over images: ICDAR 2015 one-to-one matching at IoU > 0.5, ``###``
+    regions cared for by no one, a true end-to-end pair when both texts agree under ``normalize_word``."""
+
+    def __init__(self) -> None:
+        self.gt_care = self.det_care = self.matched = self.e2e = 0
+
+    def add(self, gt: List[dict], dets: Sequence[Tuple[Any, str]]) -> None:
+        from ppocr.metrics.iou_matching import match_detections
+
+        result = match_detections([g["points"] for g in gt], [d[0] for d in dets],
+                                  [g["transcription"] == "###" for g in gt])
+        self.gt_care += result.gt_care
+        self.det_care += result.det_care
+        self.matched += result.matched
+        self.e2e += sum(normalize_word(dets[j][1]) == normalize_word(gt[i]["transcription"]) for i, j in result.pairs)
+
+    def figures(self, hits: int) -> Dict[str, float]:
+        from ppocr.metrics.iou_matching import summarize
+
+        return summarize(hits, self.gt_care, self.det_care)
+
+    @property
+    def det(self) -> Dict[str, float]:
+        return self.figures(self.matched)
+
+    @property
+    def end_to_end(self) -> Dict[str, float]:
+        return self.figures(self.e2e)
+
+
 def word_accuracy(pairs: Iterable[Tuple[str, str]]) -> Tuple[float, int, int]:
     """(accuracy, correct, total) over ``(prediction, ground truth)`` pairs, normalised with ``normalize_word``."""
     correct = total = 0

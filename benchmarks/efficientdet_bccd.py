@@ -210,7 +210,6 @@ def main() -> int:
 
 
 def prune_lite0(args, work_dir: str, state, images: List[str]) -> List[Figure]:
-    from ppocr.slim.flops import count_params
     from ppocr.slim.prune.workflow import run_prune
 
     config, weights, metric, latency = state

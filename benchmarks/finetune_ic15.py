@@ -31,7 +31,7 @@ import time
 from typing import Dict, List, Sequence, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (REPO, Clock, Figure, StepLog, base_parser, format_table, load_average,  # noqa: E402
+from _common import (REPO, Clock, Figure, Score, StepLog, base_parser, format_table, load_average,  # noqa: E402
                      read_rec_gt, start, word_accuracy)
 
 DEFAULT_TRAIN_ROOT = os.path.normpath(os.path.join(REPO, "..", "shared", "data"))
@@ -239,7 +239,6 @@ def detection_scores(options, items) -> Dict[str, float]:
     import cv2
 
     from ppocr.infer.detector import TextDetector
-    from system_ic15 import Score
 
     detector = TextDetector(options)
     score = Score()
@@ -268,7 +267,6 @@ def recognition_accuracy(options, pairs: Sequence[Tuple[str, str]]) -> float:
 def end_to_end(det_dir, rec_dir, items, work: str, tag: str, det_settings=None) -> Dict[str, float]:
     """predict_system over the dev photos (its CLI, as a user runs it), scored end to end."""
     from ppocr.infer.results import load_system_results
-    from system_ic15 import Score
 
     image_dir = os.path.join(work, "dev_images")
     os.makedirs(image_dir, exist_ok=True)

@@ -65,17 +65,18 @@ import argparse
 import json
 import os
 import sys
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Tuple
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import DEFAULT_EVAL_ROOT, Figure, add_repo_to_path, format_table, normalize_word  # noqa: E402
+from _common import DEFAULT_EVAL_ROOT, Figure, Score, add_repo_to_path, format_table  # noqa: E402
 from _peer import Tally, parse_overrides, ratio  # noqa: E402
-from _system import (SPEED_HEADER, Detection, System, add_arguments, build_systems, check_arguments,  # noqa: E402
+from _system import (SPEED_HEADER, System, add_arguments, build_systems, check_arguments,  # noqa: E402
                      print_rows, run_interleaved, speed_cells)
 
 add_repo_to_path()
+
 
 def read_det_gt(label_file: str) -> List[Tuple[str, List[dict]]]:
     """``(image path, [{"transcription", "points"}])`` per line of a PaddleOCR det label file."""
@@ -118,36 +119,6 @@ def read_icdar_folder(root: str) -> List[Tuple[str, List[dict]]]:
                 labels.append({"transcription": fields[8], "points": points})
         items.append((os.path.join(image_dir, name), labels))
     return items
-
-
-class Score:
-    """Global detection and end-to-end counts over images."""
-
-    def __init__(self) -> None:
-        self.gt_care = self.det_care = self.matched = self.e2e = 0
-
-    def add(self, gt: List[dict], dets: Sequence[Detection]) -> None:
-        from ppocr.metrics.iou_matching import match_detections
-
-        result = match_detections([g["points"] for g in gt], [d[0] for d in dets],
-                                  [g["transcription"] == "###" for g in gt])
-        self.gt_care += result.gt_care
-        self.det_care += result.det_care
-        self.matched += result.matched
-        self.e2e += sum(normalize_word(dets[j][1]) == normalize_word(gt[i]["transcription"]) for i, j in result.pairs)
-
-    def figures(self, hits: int) -> Dict[str, float]:
-        from ppocr.metrics.iou_matching import summarize
-
-        return summarize(hits, self.gt_care, self.det_care)
-
-    @property
-    def det(self) -> Dict[str, float]:
-        return self.figures(self.matched)
-
-    @property
-    def end_to_end(self) -> Dict[str, float]:
-        return self.figures(self.e2e)
 
 
 HEADER = ["system", "det P", "det R", "det H", "e2e P", "e2e R", "e2e H", *SPEED_HEADER]

@@ -38,7 +38,7 @@ import time
 from typing import Dict, List, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import DEFAULT_EVAL_ROOT, REPO, base_parser, normalize_word, start  # noqa: E402
+from _common import DEFAULT_EVAL_ROOT, REPO, Score, base_parser, normalize_word, start  # noqa: E402
 
 VARIANTS = ("lines", "words", "words+gaps")
 
@@ -67,27 +67,6 @@ def funsd_items(root: str) -> List[Tuple[str, List[dict]]]:
     return items
 
 
-class Score:
-    def __init__(self) -> None:
-        self.gt_care = self.det_care = self.matched = self.e2e = 0
-
-    def add(self, gt: List[dict], dets: List[Tuple[list, str]]) -> None:
-        from ppocr.metrics.iou_matching import match_detections
-
-        result = match_detections([g["points"] for g in gt], [d[0] for d in dets],
-                                  [g["transcription"] == "###" for g in gt])
-        self.gt_care += result.gt_care
-        self.det_care += result.det_care
-        self.matched += result.matched
-        self.e2e += sum(normalize_word(dets[j][1]) == normalize_word(gt[i]["transcription"]) for i, j in result.pairs)
-
-    def figures(self) -> Dict[str, float]:
-        from ppocr.metrics.iou_matching import summarize
-
-        return {"det": summarize(self.matched, self.gt_care, self.det_care)["hmean"],
-                **{f"e2e_{k}": v for k, v in summarize(self.e2e, self.gt_care, self.det_care).items()}}
-
-
 def detections(results: List[dict], variant: str) -> List[Tuple[list, str]]:
     if variant == "lines":
         return [(r["points"], r["transcription"]) for r in results]
@@ -108,7 +87,8 @@ def run_set(name: str, items: List[Tuple[str, List[dict]]], limit: int) -> Dict[
         scores["words+gaps"].add(gt, detections(systems[True](image), "words"))
         if number % 20 == 0:
             print(f"  {name}: {number}/{len(items)} images, {time.perf_counter() - begin:.0f} s", flush=True)
-    return {variant: score.figures() for variant, score in scores.items()}
+    return {variant: {"det": score.det["hmean"], **{f"e2e_{k}": v for k, v in score.end_to_end.items()}}
+            for variant, score in scores.items()}
 
 
 def main() -> None:
