@@ -196,43 +196,36 @@ def create_app(options: Optional[InferOptions] = None, settings: Optional[ServeS
     def count(images: int) -> None:
         metrics.images.inc(images)
 
-    @app.post("/predict/ocr_system")
-    async def ocr_system(request: Request) -> Dict[str, Any]:
+    async def hub_answer(request: Request, answer: Callable[[Any, List[Any]], List[list]]) -> Dict[str, Any]:
+        """A hubserving call: its images decoded and answered on a pooled predictor, in PaddleHub's envelope."""
         body = await hub_body(request)
 
         def job(system) -> List[list]:
             images = payloads.hub_images(body, limits)
-            results = [payloads.hub_system(payloads.filter_score(system.ocr(img)[0], default_drop)) for img in images]
+            results = answer(system, images)
             count(len(images))
             return results
 
         return {"status": "000", "msg": "", "results": await pool.run(job)}
+
+    @app.post("/predict/ocr_system")
+    async def ocr_system(request: Request) -> Dict[str, Any]:
+        return await hub_answer(request, lambda system, images: [
+            payloads.hub_system(payloads.filter_score(system.ocr(img)[0], default_drop)) for img in images])
 
     @app.post("/predict/ocr_det")
     async def ocr_det(request: Request) -> Dict[str, Any]:
-        body = await hub_body(request)
-
-        def job(system) -> List[list]:
-            images = payloads.hub_images(body, limits)
-            results = [[{"text_region": payloads.int_points(box)} for box in system.detector(img)[0]]
-                       for img in images]
-            count(len(images))
-            return results
-
-        return {"status": "000", "msg": "", "results": await pool.run(job)}
+        return await hub_answer(request, lambda system, images: [
+            [{"text_region": payloads.int_points(box)} for box in system.detector(img)[0]] for img in images])
 
     @app.post("/predict/ocr_rec")
     async def ocr_rec(request: Request) -> Dict[str, Any]:
-        body = await hub_body(request)
-
-        def job(system) -> List[list]:
-            images = payloads.hub_images(body, limits)
+        def answer(system, images) -> List[list]:
             texts, _ = system.recognizer(images)
-            count(len(images))
             # hubserving's recogniser answers one list for the whole request, an item per image
             return [[{"text": text, "confidence": float(score)} for text, score in texts]]
 
-        return {"status": "000", "msg": "", "results": await pool.run(job)}
+        return await hub_answer(request, answer)
 
     @app.post("/predict/{module}")
     async def unknown_module(module: str) -> None:
