@@ -112,6 +112,15 @@ def interleaved_call_ms(backends: Dict[str, Any], batch: Any, runs: int, warmup:
     return times
 
 
+def dev_photos(eval_root: str, count: int) -> Tuple[str, List[str]]:
+    """(folder, the first ``count`` image paths in name order) of the ICDAR 2015 dev photos; exits when empty."""
+    image_dir = os.path.join(eval_root, "icdar2015_dev", "images")
+    paths = sorted(os.path.join(image_dir, name) for name in os.listdir(image_dir))[:count]
+    if not paths:
+        raise SystemExit(f"no images in {image_dir}")
+    return image_dir, paths
+
+
 def normalize_word(text: str) -> str:
     """The project's word-accuracy convention: case-insensitive, only [0-9a-z] compared."""
     return _NOT_WORD_CHAR.sub("", text.lower())

@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import Figure, add_repo_to_path, base_parser, format_table, load_average  # noqa: E402
+from _common import Figure, add_repo_to_path, base_parser, dev_photos, format_table, load_average  # noqa: E402
 
 add_repo_to_path()
 
@@ -28,10 +28,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="use_mp workers, Ray CPUs and actors")
     args = parser.parse_args()
     work = args.work_dir or tempfile.mkdtemp(prefix="ray_batch_")
-    image_dir = os.path.join(args.eval_root, "icdar2015_dev", "images")
-    paths = sorted(os.path.join(image_dir, name) for name in os.listdir(image_dir))[: args.images]
-    if not paths:
-        raise SystemExit(f"no images in {image_dir}")
+    image_dir, paths = dev_photos(args.eval_root, args.images)
     list_file = os.path.join(work, "images.txt")
     with open(list_file, "w", encoding="utf-8") as f:
         f.write("\n".join(paths) + "\n")

@@ -24,7 +24,7 @@ import time
 from typing import Dict, List, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import REPO, Figure, add_repo_to_path, base_parser, format_table, load_average  # noqa: E402
+from _common import REPO, Figure, add_repo_to_path, base_parser, dev_photos, format_table, load_average  # noqa: E402
 
 add_repo_to_path()
 
@@ -164,10 +164,7 @@ def main() -> None:
     parser.add_argument("--hostile_every", type=int, default=10, help="every Nth request is hostile (0 = none)")
     args = parser.parse_args()
     work = args.work_dir or tempfile.mkdtemp(prefix="serve_load_")
-    image_dir = os.path.join(args.eval_root, "icdar2015_dev", "images")
-    paths = sorted(os.path.join(image_dir, name) for name in os.listdir(image_dir))[: args.images]
-    if not paths:
-        raise SystemExit(f"no images in {image_dir}")
+    image_dir, paths = dev_photos(args.eval_root, args.images)
     print(f"{len(paths)} images from {image_dir}; {args.clients} clients for {args.seconds:g} s, "
           f"{args.workers} predictors; start: {load_average()}", flush=True)
 
