@@ -39,6 +39,17 @@ def unknown_name_message(kind: str, name: str, known: Iterable[str]) -> str:
     return msg
 
 
+def prefixed_model_name(name: str, prefix: str, known: Iterable[str], kind: str) -> str:
+    """``<prefix>x`` for ``<prefix>x``, ``<prefix with _>x`` or ``x`` (``efficientnet-b0``, ``efficientnet_b0``,
+    ``b0``); an unknown one is a ConfigError at ``model_name`` listing ``known``."""
+    key = str(name).lower().replace("_", "-")
+    if not key.startswith(prefix):
+        key = prefix + key
+    if key not in known:
+        raise ConfigError(unknown_name_message(kind, name, known), "model_name")
+    return key
+
+
 _SIMPLE_TYPES = (bool, int, float, str, list, tuple, dict)
 
 

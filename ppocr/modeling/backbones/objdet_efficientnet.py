@@ -15,7 +15,7 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
-from ppocr.utils.registry import BACKBONES, ConfigError
+from ppocr.utils.registry import BACKBONES, ConfigError, prefixed_model_name
 
 
 class Stage(NamedTuple):
@@ -57,14 +57,7 @@ HEAD_FILTERS = 1280
 
 def canonical_name(name: str) -> str:
     """``efficientnet-b0``, ``efficientnet_b0`` and ``b0`` all name EfficientNet-B0."""
-    key = str(name).lower().replace("_", "-")
-    if not key.startswith("efficientnet-"):
-        key = "efficientnet-" + key
-    if key not in MODELS:
-        from ppocr.utils.registry import unknown_name_message
-
-        raise ConfigError(unknown_name_message("EfficientNet model", name, MODELS), "model_name")
-    return key
+    return prefixed_model_name(name, "efficientnet-", MODELS, "EfficientNet model")
 
 
 def round_filters(filters: int, width: float, divisor: int = 8) -> int:

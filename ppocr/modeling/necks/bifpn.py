@@ -14,7 +14,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ppocr.modeling.necks.db_fpn import upsample_nearest
-from ppocr.utils.registry import NECKS, ConfigError
+from ppocr.utils.registry import NECKS, ConfigError, prefixed_model_name
 
 # compound coefficient → (BiFPN width, BiFPN layers, class/box net depth, input size), EfficientDet Table 1
 # and the Lite variants of the official implementation
@@ -181,11 +181,4 @@ class BiFPN(nn.Layer):
 
 def compound_name(name: str) -> str:
     """``efficientdet-d0``, ``efficientdet_d0`` and ``d0`` all name D0."""
-    key = str(name).lower().replace("_", "-")
-    if not key.startswith("efficientdet-"):
-        key = "efficientdet-" + key
-    if key not in COMPOUND:
-        from ppocr.utils.registry import unknown_name_message
-
-        raise ConfigError(unknown_name_message("EfficientDet model", name, COMPOUND), "model_name")
-    return key
+    return prefixed_model_name(name, "efficientdet-", COMPOUND, "EfficientDet model")
