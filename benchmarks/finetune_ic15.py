@@ -3,11 +3,12 @@
 1. Data (``--train_root``, default ../shared/data): ICDAR 2015 train GT → det labels; word crops cut from its quads
    the way the OCR system crops (``ppocr.infer.system.crop_quad``, ``###`` skipped) plus IIIT5K train → rec labels.
    Every 10th photo (and its crops, and every 10th IIIT5K crop) is held out as the *validation split*: training
-   keeps the best checkpoint on it and the detector's box threshold / unclip ratio are chosen on it. Nothing is
-   chosen on ``--eval_root``. Dictionary: PP-OCRv4's (6623 characters + space); words it cannot spell are counted.
+   keeps the best checkpoint on it and the detector's input resolution, box threshold and unclip ratio are
+   chosen on it. Nothing is chosen on ``--eval_root``. Dictionary: PP-OCRv4's (6623 characters + space); words
+   it cannot spell are counted.
 2. Weights: the packaged PP-OCRv4 det/rec ONNX files imported into the fine-tuning recipes
    (``tools/import_onnx.py``), checked against ONNX Runtime.
-3. Training: ``tools/train.py`` with the ``*_finetune.yml`` recipes, one after the other, each within
+3. Training: ``tools/train.py`` with the ``*_finetune.yml`` recipes, side by side (``--jobs 2``), each within
    ``--det_minutes`` / ``--rec_minutes`` CPU-minutes: a timing probe of a few steps plans the epochs (or the share of
    the training pool per epoch when one epoch does not fit). Commands, progress and CPU time are printed.
 4. Deployment: both models exported (Paddle Inference + ONNX), threshold sweep on the validation split, and
@@ -28,6 +29,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Sequence, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,7 +41,10 @@ DET_RECIPE = os.path.join(REPO, "configs", "det", "PP-OCRv4", "PP-OCRv4_mobile_d
 REC_RECIPE = os.path.join(REPO, "configs", "rec", "PP-OCRv4", "PP-OCRv4_mobile_rec_finetune.yml")
 VAL_EVERY = 10  # every 10th photo / crop is the validation split
 PROBE_STEPS = 4
-DB_CANDIDATES = [(box, unclip) for box in (0.5, 0.6, 0.7) for unclip in (1.5, 2.0)]
+RESOLUTION_CANDIDATES = [{"det_limit_side_len": 1024, "det_limit_type": "max"},  # the system's default
+                         {"det_limit_side_len": 736, "det_limit_type": "min"}]   # ICDAR 2015 photos at full size
+DB_CANDIDATES = [{"det_db_box_thresh": box, "det_db_unclip_ratio": unclip}
+                 for box in (0.5, 0.6, 0.7) for unclip in (1.5, 2.0)]
 
 
 def log(message: str) -> None:
@@ -136,27 +141,25 @@ def train_command(recipe: str, overrides: Sequence[str]) -> List[str]:
 
 def run_training(title: str, recipe: str, overrides: Sequence[str], total_steps: int, threads: int
                  ) -> Tuple[float, float, StepLog]:
-    """Run tools/train.py, echoing progress; (wall seconds, CPU seconds of the run, its step log)."""
-    import resource
-
+    """Run tools/train.py, echoing progress; (wall seconds, CPU seconds of that process and its loader workers,
+    its step log). The CPU time is the process's own (``wait4``), so two trainings may run at once."""
     cmd = train_command(recipe, overrides)
     log(f"{title}: {' '.join(cmd)}")
     steps = StepLog(total_steps, echo_every=max(1, total_steps // 20),
                     echo_log=_EchoLog(), title=title)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    with subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
-        tail: List[str] = []
-        for line in proc.stdout:
-            steps.feed(line)
-            tail = (tail + [line])[-30:]
-        proc.wait()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tail: List[str] = []
+    for line in proc.stdout:
+        steps.feed(line)
+        tail = (tail + [line])[-30:]
+    proc.stdout.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{title} failed ({proc.returncode}):\n{''.join(tail)}")
-    return time.perf_counter() - started, cpu, steps
+    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, steps
 
 
 class _EchoLog:
@@ -297,21 +300,24 @@ def end_to_end(det_dir, rec_dir, items, work: str, tag: str, det_settings=None) 
 
 
 def choose_db_settings(det_dir: str, val_file: str, data_dir: str, limit: int) -> Dict[str, float]:
-    """Box threshold and unclip ratio with the best Hmean on the validation split."""
+    """Input resolution, then box threshold and unclip ratio, each with the best Hmean on the validation split."""
     from ppocr.infer.options import InferOptions
 
     with open(val_file, encoding="utf-8") as f:
         items = [(os.path.join(data_dir, line.split("\t")[0]), json.loads(line.split("\t", 1)[1]))
                  for line in f.read().splitlines() if line.strip()]
     items = items[:limit] if limit > 0 else items
-    best = None
-    for box, unclip in DB_CANDIDATES:
-        figures = detection_scores(InferOptions(det_model_dir=det_dir, det_db_box_thresh=box,
-                                                det_db_unclip_ratio=unclip), items)
-        log(f"validation split: box_thresh {box}, unclip_ratio {unclip}: Hmean {figures['hmean']:.4f}")
-        if best is None or figures["hmean"] > best[0]:
-            best = (figures["hmean"], box, unclip)
-    return {"det_db_box_thresh": best[1], "det_db_unclip_ratio": best[2]}
+    chosen: Dict[str, float] = {}
+    for candidates in (RESOLUTION_CANDIDATES, DB_CANDIDATES):
+        best = None
+        for candidate in candidates:
+            settings = {**chosen, **candidate}
+            hmean = detection_scores(InferOptions(det_model_dir=det_dir, **settings), items)["hmean"]
+            log(f"validation split: {settings}: Hmean {hmean:.4f}")
+            if best is None or hmean > best[0]:
+                best = (hmean, settings)
+        chosen = best[1]
+    return chosen
 
 
 def evaluate_all(tag: str, det_dir, rec_dir, args, work, dev, dev_crops, det_settings=None) -> Dict[str, float]:
@@ -340,6 +346,8 @@ def main() -> None:
     parser.add_argument("--rec_max_steps", type=int, default=0, help="train this many steps instead (smoke run)")
     parser.add_argument("--det_batch", type=int, default=8)
     parser.add_argument("--rec_batch", type=int, default=64)
+    parser.add_argument("--jobs", type=int, default=2, choices=(1, 2),
+                        help="fine-tunings run at once: 2 (default) trains det and rec side by side, one core each")
     parser.add_argument("--eval_limit", type=int, default=0,
                         help="only the first N dev photos / word crops of each set (0 = all; smoke runs)")
     args = parser.parse_args()
@@ -369,10 +377,13 @@ def main() -> None:
     dev_crops = dev_word_crops(dev, os.path.join(work, "dev_crops"))
     before = evaluate_all("before (packaged)", None, None, args, work, dev, dev_crops)
 
-    runs = {"det": fine_tune("det", DET_RECIPE, args, work, det_data, det_train, det_val, pretrained["det"],
-                             args.det_batch),
-            "rec": fine_tune("rec", REC_RECIPE, args, work, "/", rec_train, rec_val, pretrained["rec"],
-                             args.rec_batch)}
+    jobs = {"det": (DET_RECIPE, det_data, det_train, det_val, args.det_batch),
+            "rec": (REC_RECIPE, "/", rec_train, rec_val, args.rec_batch)}
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {kind: pool.submit(fine_tune, kind, recipe, args, work, data_dir, train_file, val_file,
+                                     pretrained[kind], batch)
+                   for kind, (recipe, data_dir, train_file, val_file, batch) in jobs.items()}
+        runs = {kind: future.result() for kind, future in futures.items()}
     det_dir = export(DET_RECIPE, runs["det"]["weights"], os.path.join(work, "inference", "det"))
     rec_dir = export(REC_RECIPE, runs["rec"]["weights"], os.path.join(work, "inference", "rec"))
     settings = choose_db_settings(det_dir, det_val, det_data, 4 if args.det_max_steps else 0)
@@ -398,8 +409,8 @@ def main() -> None:
                               None if getattr(args, f"{kind}_max_steps") else
                               run["cpu"] <= getattr(args, f"{kind}_minutes") * 60 * 1.1))
         figures.append(Figure(f"{kind} training throughput", f"{run['samples_per_s']:.2f} samples/s"))
-    figures.append(Figure("det thresholds chosen on the validation split",
-                          f"box {settings['det_db_box_thresh']}, unclip {settings['det_db_unclip_ratio']}"))
+    figures.append(Figure("det settings chosen on the validation split",
+                          ", ".join(f"{key.replace('det_', '')} {value}" for key, value in settings.items())))
     smoke = " (SMOKE RUN: figures mean nothing)" if args.det_max_steps or args.rec_max_steps or args.eval_limit else ""
     print(format_table(f"PP-OCRv4 fine-tuned on ICDAR 2015 train{smoke}", figures))
     print(f"models: {det_dir}, {rec_dir}; {load_average()}")
