@@ -78,6 +78,18 @@ def _flag_type(hint: Any) -> tuple:
     return hint, False
 
 
+GIVEN_FLAGS = "_given_infer_flags"  # namespace attribute: the inference flags on the command line
+
+
+class _NoteGivenFlag(argparse._StoreAction):
+    """Stores the flag's value and notes that the user gave it, so it wins over a model's recorded settings even
+    when it equals the default."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, values, option_string)
+        setattr(namespace, GIVEN_FLAGS, set(getattr(namespace, GIVEN_FLAGS, ())) | {self.dest})
+
+
 def add_infer_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
     """One ``--name`` flag per ``InferOptions`` field (except ``skip``), typed and defaulted from the field."""
     hints = typing.get_type_hints(InferOptions)
@@ -86,7 +98,7 @@ def add_infer_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -
             continue
         default = field.default_factory() if field.default is dataclasses.MISSING else field.default
         kind, is_list = _flag_type(hints[field.name])
-        kwargs: Dict[str, Any] = {"default": default, "help": f"default: {default}"}
+        kwargs: Dict[str, Any] = {"default": default, "help": f"default: {default}", "action": _NoteGivenFlag}
         if kind is bool:
             kwargs.update(type=str2bool, nargs="?", const=True, metavar="True|False")
         else:
@@ -114,7 +126,7 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace) -> InferOptions:
     values = {name: getattr(args, name) for name in InferOptions.field_names() if hasattr(args, name)}
-    return InferOptions(**values)
+    return InferOptions(**values).with_given(getattr(args, GIVEN_FLAGS, ()))
 
 
 def infer_parser(description: Optional[str] = None, prog: Optional[str] = None) -> OneLineParser:

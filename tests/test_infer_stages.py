@@ -243,3 +243,24 @@ def test_model_settings_are_defaults_and_explicit_options_win():
     # an ONNX character list is a dict file: the space is appended; inference.yml's list is used as trained
     assert character_list(InferOptions(), {"character": "a\nb"}) == ["blank", "a", "b", " "]
     assert character_list(InferOptions(), {"PostProcess": {"character_dict": ["a", "b"]}}) == ["blank", "a", "b"]
+
+
+def test_an_option_given_at_its_default_value_still_wins_over_the_model():
+    """A user who writes --det_limit_side_len 1024 (the default) gets 1024, not the 960 a model recorded."""
+    from ppocr.cli import infer_parser, options_from_args
+
+    recorded = {"limit_side_len": 960, "limit_type": "max"}
+    default = InferOptions().det_limit_side_len
+    assert resize_args(InferOptions(), recorded) == recorded
+    assert resize_args(InferOptions(det_limit_side_len=default), recorded)["limit_side_len"] == default
+    assert resize_args(InferOptions().replace(det_limit_side_len=default), recorded)["limit_side_len"] == default
+    assert pick(InferOptions(det_db_box_thresh=0.6), "det_db_box_thresh", 0.7) == 0.6
+    parser = infer_parser()
+    given = options_from_args(parser.parse_args(["--det_limit_side_len", str(default), "--use_angle_cls"]))
+    assert given.given == {"det_limit_side_len", "use_angle_cls"} and given.use_angle_cls is True
+    assert resize_args(given, recorded)["limit_side_len"] == default
+    assert resize_args(options_from_args(parser.parse_args([])), recorded) == recorded
+    import pickle
+
+    assert pickle.loads(pickle.dumps(given.replace(cpu_threads=1))).given == {"det_limit_side_len", "use_angle_cls",
+                                                                               "cpu_threads"}

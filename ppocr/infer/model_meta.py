@@ -13,7 +13,6 @@ change the model's ``inference.yml`` for that.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -91,9 +90,8 @@ def model_character_list(metadata: Dict[str, Any]) -> Tuple[Optional[List[str]],
 
 
 def explicitly_set(options: InferOptions, name: str) -> bool:
-    field = {f.name: f for f in dataclasses.fields(InferOptions)}[name]
-    default = field.default_factory() if field.default is dataclasses.MISSING else field.default
-    return getattr(options, name) != default
+    """Whether the caller set ``name`` (to any value, its default included)."""
+    return name in options.given
 
 
 def pick(options: InferOptions, name: str, model_value: Any) -> Any:

@@ -6,7 +6,7 @@ names as keyword arguments, so a flag that works on ``predict_system.py`` works 
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional
+from typing import Dict, FrozenSet, Iterable, List, Optional
 
 # PaddleOCR flags for algorithms, devices and services ppocr does not have: accepted at PaddleOCR's default,
 # refused in one line otherwise. Value: what the flag belongs to.
@@ -145,6 +145,17 @@ class InferOptions:
     def field_names(cls) -> List[str]:
         return [f.name for f in dataclasses.fields(cls)]
 
+    @property
+    def given(self) -> FrozenSet[str]:
+        """The options the caller set (keyword, flag or ``replace``), even to their default value: these win over
+        what a model's ``inference.yml`` records."""
+        return self.__dict__.get("_given", frozenset())
+
+    def with_given(self, names: Iterable[str]) -> "InferOptions":
+        """These options, with ``names`` (e.g. the flags on a command line) as the ones the caller set."""
+        self.__dict__["_given"] = frozenset(names)
+        return self
+
     def unsupported_settings(self) -> List[str]:
         """The UNSUPPORTED_FLAGS set to anything but PaddleOCR's default, as ``--flag value (what)``."""
         defaults = InferOptions()
@@ -166,4 +177,15 @@ class InferOptions:
             hints = [f"{k} (did you mean {closest(k, self.field_names())}?)" if closest(k, self.field_names())
                      else k for k in unknown]
             raise TypeError(f"unknown inference option(s): {', '.join(hints)}")
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, **changes).with_given(self.given | set(changes))
+
+
+_dataclass_init = InferOptions.__init__
+
+
+def _init_noting_given(self: InferOptions, *args, **kwargs) -> None:
+    _dataclass_init(self, *args, **kwargs)
+    self.with_given(set(InferOptions.field_names()[:len(args)]) | set(kwargs))
+
+
+InferOptions.__init__ = _init_noting_given
