@@ -24,7 +24,8 @@ MUST_TRAIN = ("det/det_mv3_db.yml", "det/det_r50_vd_db.yml", "rec/rec_mv3_none_b
               "rec/rec_r34_vd_none_bilstm_ctc.yml", "cls/cls_mv3.yml", "det/ch_PP-OCRv2/", "rec/ch_PP-OCRv2/",
               "det/PP-OCRv3/PP-OCRv3_mobile_det.yml", "det/PP-OCRv4/PP-OCRv4_mobile_det.yml",
               "rec/PP-OCRv3/PP-OCRv3_mobile_rec.yml", "rec/PP-OCRv3/en_PP-OCRv3_mobile_rec.yml",
-              "rec/PP-OCRv4/PP-OCRv4_mobile_rec.yml", "rec/PP-OCRv4/en_PP-OCRv4_mobile_rec.yml")
+              "rec/PP-OCRv4/PP-OCRv4_mobile_rec.yml", "rec/PP-OCRv4/en_PP-OCRv4_mobile_rec.yml",
+              "rec/PP-OCRv4/PP-OCRv4_mobile_rec_distillation.yml")
 REQUIRED = ("Global", "Architecture", "Loss", "Optimizer", "PostProcess", "Metric", "Train")
 OUTCOMES = {}
 

@@ -1,10 +1,10 @@
-"""Losses over the named sub-models of a DistillationModel (PP-OCRv2's CML and U-DML).
+"""Losses over the named sub-models of a DistillationModel (PP-OCRv2's CML and U-DML, PP-OCRv3/v4 rec).
 
 Each loss reads sub-model outputs by name (``model_name_list`` or ``model_name_pairs``) and, with ``key``,
 one entry of a ``return_all_feats`` output (``head_out``, ``backbone_out``, ``maps``). It returns ``loss``
 (the sum) plus one term per model or pair under PaddleOCR's names — ``loss_ctc_Student_0``, ``dml_0``,
 ``dml_thrink_maps_0``, ``loss_distance_l2_Student_Teacher_0``, ``db_Student_loss_shrink_maps``,
-``dila_dbloss_Student_Teacher`` — so training logs read the same. ``name`` changes the prefix.
+``dila_dbloss_Student_Teacher``, ``dkd_0``, ``ctc_logits_0`` — so training logs read the same. ``name`` changes the prefix.
 """
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ TEACHER_THRESH = 0.3
 # Probability floors inside the logarithms, as PaddleOCR's two DML forms use them.
 _EPS_PER_SAMPLE = 1e-10
 _EPS_PER_ELEMENT = 1e-5
+# DKD's non-target distribution: subtracted from the target class's logit to leave it out of the softmax.
+_NON_TARGET_SHIFT = 1000.0
 
 
 def _model_names(value: Any, owner: str) -> List[str]:
@@ -348,4 +350,156 @@ class DistillationDilaDBLoss(DBLoss):
             shrink = self.alpha * self.shrink_loss(student_maps[:, 0], target, mask)
             binary = self.binary_loss(student_maps[:, 2], target, mask)
             terms[f"{self.name}_{student}_{teacher}"] = shrink + binary
+        return _with_total(terms)
+
+
+def _attention_targets(logits: paddle.Tensor, batch: Sequence[Any], branch: str
+                       ) -> Tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor]:
+    """(N·T×C logits, N·T target ids, N·T mask of real steps) of an NRTR or SAR branch output, aligned as
+    NRTRLoss and SARLoss align them; ``batch`` is ``[image, label_gtc | label_sar, length, ...]``."""
+    label = _tensor(batch[1], "int64")
+    if branch == "nrtr":
+        target = label[:, 1: 2 + int(_tensor(batch[2], "int64").max())]
+        padding = 0
+    else:
+        logits, target = logits[:, :-1, :], label[:, 1:]
+        padding = logits.shape[2]  # SAR's padding id is its class count
+    classes = logits.shape[2]
+    target = target.reshape([-1])
+    mask = target != padding
+    return logits.reshape([-1, classes]), paddle.where(mask, target, paddle.zeros_like(target)), mask
+
+
+def decoupled_kd(student: paddle.Tensor, teacher: paddle.Tensor, target: paddle.Tensor, mask: paddle.Tensor,
+                 temperature: float, alpha: float, beta: float) -> paddle.Tensor:
+    """Decoupled knowledge distillation (Zhao et al. 2022) over M×C logits, averaged over the steps in ``mask``.
+
+    TCKD: KL between teacher and student of the binary (target class, all others) split; NCKD: KL between
+    their distributions over the non-target classes. Both at ``temperature``, scaled by its square; the
+    loss is ``alpha`` · TCKD + ``beta`` · NCKD. The teacher side carries no gradient.
+    """
+    classes = student.shape[1]
+    is_target = F.one_hot(target, classes).astype(student.dtype)
+    p_student = F.softmax(student / temperature, axis=1)
+    p_teacher = F.softmax(teacher.detach() / temperature, axis=1)
+
+    def binary(p: paddle.Tensor) -> paddle.Tensor:
+        hit = (p * is_target).sum(axis=1, keepdim=True)
+        return paddle.concat([hit, 1.0 - hit], axis=1)
+
+    b_student, b_teacher = binary(p_student), binary(p_teacher)
+    tckd = (b_teacher * (paddle.log(b_teacher + _EPS_PER_SAMPLE) - paddle.log(b_student + _EPS_PER_SAMPLE))).sum(1)
+    hide_target = _NON_TARGET_SHIFT * is_target  # the target class out of the softmax
+    q_teacher = F.softmax(teacher.detach() / temperature - hide_target, axis=1)
+    log_q_student = F.log_softmax(student / temperature - hide_target, axis=1)
+    nckd = (q_teacher * (paddle.log(q_teacher + _EPS_PER_SAMPLE) - log_q_student)).sum(1)
+    per_step = (alpha * tckd + beta * nckd) * temperature ** 2
+    keep = mask.astype(per_step.dtype)
+    return (per_step * keep).sum() / paddle.clip(keep.sum(), min=1.0)
+
+
+@LOSSES.register()
+class DistillationDKDLoss(nn.Layer):
+    """Decoupled knowledge distillation (:func:`decoupled_kd`) from each pair's second model (teacher) to its
+    first (student), on the attention branch of MultiHead outputs (PP-OCRv4's rec distillation):
+    ``multi_head: true`` with ``dis_head`` gtc (whichever of nrtr / sar the model has), nrtr or sar. The
+    per-step targets are the label ids that branch is trained on; padding steps do not count. (PaddleOCR
+    averages over the padding steps too.) Terms ``<name>_<pair index>``.
+    """
+
+    def __init__(self, model_name_pairs: list = (), key: Optional[str] = None, multi_head: bool = False,
+                 dis_head: str = "gtc", name: str = "dkd", temperature: float = 1.0, alpha: float = 1.0,
+                 beta: float = 1.0):
+        super().__init__()
+        owner = type(self).__name__
+        if not multi_head or dis_head not in ("gtc", "nrtr", "sar"):
+            raise ConfigError(f"loss {owner} needs per-step label targets: set multi_head: true with dis_head gtc, "
+                              f"nrtr or sar, got multi_head {multi_head!r}, dis_head {dis_head!r}", "Loss")
+        for key_name, value in (("temperature", temperature), ("alpha", alpha), ("beta", beta)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or \
+                    (key_name == "temperature" and value == 0):
+                kind = "positive" if key_name == "temperature" else "non-negative"
+                raise ConfigError(f"key {key_name!r} of loss {owner} must be a {kind} number, got {value!r}", "Loss")
+        self.pairs = _model_pairs(model_name_pairs, owner)
+        self.key = key
+        self.dis_head = dis_head
+        self.name = name
+        self.temperature = float(temperature)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+
+    def _branch_name(self, output: Any, owner: str) -> str:
+        if self.dis_head != "gtc":
+            return self.dis_head
+        found = [name for name in ("nrtr", "sar") if isinstance(output, dict) and name in output]
+        if not found:
+            keys = sorted(output) if isinstance(output, dict) else type(output).__name__
+            raise KeyError(f"{owner}: dis_head gtc needs MultiHead's nrtr or sar branch output, got {keys}")
+        return found[0]
+
+    def forward(self, predicts: Dict[str, Any], batch: Sequence[Any]) -> Dict[str, paddle.Tensor]:
+        owner = type(self).__name__
+        labels = attention_batch(batch)
+        terms = {}
+        for index, (student_name, teacher_name) in enumerate(self.pairs):
+            student = select_output(predicts, student_name, self.key, owner)
+            teacher = select_output(predicts, teacher_name, self.key, owner)
+            branch = self._branch_name(student, owner)
+            student_logits, target, mask = _attention_targets(_branch(student, branch, owner), labels, branch)
+            teacher_logits, _, _ = _attention_targets(_branch(teacher, branch, owner), labels, branch)
+            terms[f"{self.name}_{index}"] = decoupled_kd(student_logits, teacher_logits, target, mask,
+                                                         self.temperature, self.alpha, self.beta)
+        return _with_total(terms)
+
+
+def ctc_logits_kl(student: paddle.Tensor, teacher: paddle.Tensor, temperature: float) -> paddle.Tensor:
+    """Per-sample KL(teacher ‖ student) of the N×T×C CTC logits' class distributions averaged over time.
+
+    The blank logit (class 0) is negated first, as PaddleOCR does, so the blank that dominates most steps
+    does not swamp the averaged distribution; softmax at ``temperature``. The teacher carries no gradient.
+    """
+    sign = paddle.ones([student.shape[2]], dtype=student.dtype)
+    sign[0] = -1.0
+    p_student = F.softmax(student * sign / temperature, axis=2).mean(axis=1)
+    p_teacher = F.softmax(teacher.detach() * sign / temperature, axis=2).mean(axis=1)
+    return (p_teacher * (paddle.log(p_teacher + _EPS_PER_SAMPLE) - paddle.log(p_student + _EPS_PER_SAMPLE))).sum(1)
+
+
+@LOSSES.register()
+class DistillCTCLogits(nn.Layer):
+    """The student (first of each pair) matches the teacher's CTC class distribution (:func:`ctc_logits_kl`);
+    reads the ``ctc`` branch of MultiHead outputs. ``reduction`` over the batch: mean or sum. Terms
+    ``<name>_<pair index>``."""
+
+    def __init__(self, model_name_pairs: list = (), key: Optional[str] = None, name: str = "ctc_logits",
+                 reduction: str = "mean", temperature: float = 0.5):
+        super().__init__()
+        owner = type(self).__name__
+        if reduction not in ("mean", "sum"):
+            raise ConfigError(f"key 'reduction' of loss {owner} must be mean or sum, got {reduction!r}", "Loss")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature <= 0:
+            raise ConfigError(f"key 'temperature' of loss {owner} must be a positive number, got {temperature!r}",
+                              "Loss")
+        self.pairs = _model_pairs(model_name_pairs, owner)
+        self.key = key
+        self.name = name
+        self.reduction = reduction
+        self.temperature = float(temperature)
+
+    @staticmethod
+    def _logits(output: Any, owner: str) -> paddle.Tensor:
+        if isinstance(output, dict):
+            output = _branch(output, "ctc", owner)
+        if isinstance(output, (list, tuple)):  # a CTC head's (features, logits)
+            output = output[-1]
+        return output
+
+    def forward(self, predicts: Dict[str, Any], batch: Sequence[Any]) -> Dict[str, paddle.Tensor]:
+        owner = type(self).__name__
+        terms = {}
+        for index, (student_name, teacher_name) in enumerate(self.pairs):
+            student = self._logits(select_output(predicts, student_name, self.key, owner), owner)
+            teacher = self._logits(select_output(predicts, teacher_name, self.key, owner), owner)
+            per_sample = ctc_logits_kl(student, teacher, self.temperature)
+            terms[f"{self.name}_{index}"] = per_sample.mean() if self.reduction == "mean" else per_sample.sum()
         return _with_total(terms)

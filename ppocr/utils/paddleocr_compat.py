@@ -362,9 +362,51 @@ def without_ignored(config: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
     return config, dropped
 
 
+def _op_index(transforms: List[Any], name: str) -> Optional[int]:
+    for index, entry in enumerate(transforms):
+        if isinstance(entry, dict) and name in entry:
+            return index
+    return None
+
+
+def with_train_resize(config: Dict[str, Any]) -> Tuple[Dict[str, Any], Optional[str]]:
+    """A rec Train pipeline whose KeepKeys asks for ``valid_ratio`` with no resize op before it gets Eval's
+    RecResizeImg inserted before KeepKeys; returns the config and a note saying so (or None when unchanged).
+
+    PaddleOCR's PP-OCRv4 rec distillation config has this fault: its Train transforms were copied from a
+    MultiScaleDataSet config (whose dataset resizes) onto a SimpleDataSet, and PaddleOCR fails on it with
+    KeyError 'valid_ratio' (its issue #10700).
+    """
+    dataset = _section_of(config, "Train", "dataset")
+    eval_transforms = _section_of(config, "Eval", "dataset", "transforms")
+    if _section_of(config, "Architecture", "model_type") != "rec" or not isinstance(dataset, dict) \
+            or dataset.get("name") == "MultiScaleDataSet" or not isinstance(dataset.get("transforms"), list) \
+            or not isinstance(eval_transforms, list):
+        return config, None
+    transforms = dataset["transforms"]
+    keep = _op_index(transforms, "KeepKeys")
+    eval_resize = _op_index(eval_transforms, "RecResizeImg")
+    if keep is None or eval_resize is None or "valid_ratio" not in (
+            (transforms[keep]["KeepKeys"] or {}).get("keep_keys") or []):
+        return config, None
+    if any(isinstance(entry, dict) and any("Resize" in name for name in entry) for entry in transforms[:keep]):
+        return config, None
+    config = copy.deepcopy(config)
+    resize = copy.deepcopy(eval_transforms[eval_resize])
+    config["Train"]["dataset"]["transforms"].insert(keep, resize)
+    shape = (resize["RecResizeImg"] or {}).get("image_shape")
+    return config, (f"Train.dataset.transforms: KeepKeys asks for valid_ratio but no op before it resizes the "
+                    f"image (a fault of PaddleOCR's PP-OCRv4 distillation config); inserted RecResizeImg "
+                    f"image_shape {shape} from Eval before KeepKeys")
+
+
 def strip_ignored(config: Dict[str, Any]) -> Dict[str, Any]:
-    """``without_ignored`` that lists the dropped keys once (INFO), for the start of a run."""
+    """``without_ignored`` that lists the dropped keys once (INFO), for the start of a run; it also repairs
+    the known faults of PaddleOCR's own configs (``with_train_resize``), saying so in a WARNING."""
     config, dropped = without_ignored(config)
     if dropped:
         logger.info("PaddleOCR keys without effect in ppocr (ignored): %s", ", ".join(dropped))
+    config, note = with_train_resize(config)
+    if note:
+        logger.warning(note)
     return config

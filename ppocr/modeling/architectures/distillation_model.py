@@ -67,10 +67,14 @@ def sub_model_configs(arch: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     return {name: parts[0] for name, parts in _split_models(arch.get("Models"), arch.get("model_type")).items()}
 
 
-def _hold_eval(layer: nn.Layer) -> None:
+def _hold_eval(layer: nn.Layer, training_outputs: bool) -> None:
+    """Every layer in eval mode; heads with ``training_outputs`` (MultiHead) still give the training-form outputs
+    the distillation losses compare while the whole model trains."""
     # Flags only: Layer.eval() would also switch the global dygraph tracer to eval mode.
     for sub in [layer, *layer.sublayers()]:
         sub.training = False
+        if hasattr(sub, "training_outputs"):
+            sub.training_outputs = training_outputs
 
 
 @ARCHITECTURES.register()
@@ -79,9 +83,10 @@ class DistillationModel(nn.Layer):
 
     A frozen sub-model (``freeze_params: true``, the CML teacher) gets no gradient and no optimizer
     update, as in PaddleOCR, and it also stays in eval mode when the model trains: its batch-norm layers
-    keep normalising with, and never update, the statistics it was trained with. (PaddleOCR only stops
-    the gradient, so a frozen teacher's running statistics drift towards the student's training batches
-    and its outputs change while "frozen".)
+    keep normalising with, and never update, the statistics it was trained with, and its dropout is off.
+    (PaddleOCR only stops the gradient, so a frozen teacher's running statistics drift towards the
+    student's training batches and its outputs change while "frozen".) Its MultiHead still gives the
+    training-form branch outputs (CTC logits, teacher-forced NRTR/SAR logits) the losses compare.
     """
 
     def __init__(self, Models: dict, model_type: Optional[str] = None, algorithm: str = "Distillation"):
@@ -113,7 +118,7 @@ class DistillationModel(nn.Layer):
                                    "unless Global.pretrained_model or Global.checkpoints fill it", name)
                 for param in model.parameters():
                     param.trainable = False
-                _hold_eval(model)
+                _hold_eval(model, self.training)
                 self.frozen_names.append(name)
             self.add_sublayer(name, model)
             self.model_names.append(name)
@@ -126,7 +131,7 @@ class DistillationModel(nn.Layer):
     def train(self, mode: bool = True) -> "DistillationModel":
         super().train(mode)
         for name in self.frozen_names:
-            _hold_eval(self.sub_model(name))
+            _hold_eval(self.sub_model(name), mode)
         return self
 
     def forward(self, x: paddle.Tensor, data: Optional[Any] = None) -> Dict[str, Any]:

@@ -51,16 +51,20 @@ class CTCHead(nn.Layer):
             self.fc1 = _decayed_linear(in_channels, mid_channels, fc_decay)
             self.fc2 = _decayed_linear(mid_channels, out_channels, fc_decay)
 
-    def forward(
-        self, x: paddle.Tensor, targets: Optional[object] = None
-    ) -> Union[paddle.Tensor, Tuple[paddle.Tensor, paddle.Tensor]]:
+    def training_output(self, x: paddle.Tensor) -> Union[paddle.Tensor, Tuple[paddle.Tensor, paddle.Tensor]]:
+        """What training returns (logits, or ``(feats, logits)``) in either mode: a frozen distillation teacher,
+        whose layers stay in eval mode, gives its logits through this."""
         if self.mid_channels is None:
             logits = self.fc(x)
         else:
             x = self.fc1(x)
             logits = self.fc2(x)
-        if not self.training:
-            return F.softmax(logits, axis=2)
-        if self.return_feats:
-            return x, logits
-        return logits
+        return (x, logits) if self.return_feats else logits
+
+    def forward(
+        self, x: paddle.Tensor, targets: Optional[object] = None
+    ) -> Union[paddle.Tensor, Tuple[paddle.Tensor, paddle.Tensor]]:
+        out = self.training_output(x)
+        if self.training:
+            return out
+        return F.softmax(out[1] if self.return_feats else out, axis=2)

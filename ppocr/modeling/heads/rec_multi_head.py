@@ -79,7 +79,8 @@ def _entries(head_list: Any) -> Dict[str, Dict[str, Any]]:
 
 @HEADS.register()
 class MultiHead(nn.Layer):
-    """Train: ``{"ctc": logits, "ctc_neck": features, "sar" | "nrtr": logits}``; eval: the CTC probabilities.
+    """Train: ``{"ctc": logits, "ctc_neck": features, "sar" | "nrtr": logits}``; eval: the CTC probabilities
+    (or the training dict, computed with every layer in eval mode, while ``training_outputs`` is set).
 
     ``targets`` (the batch after the image) is ``[label_ctc, label_sar | label_gtc, length, valid_ratio]``.
     """
@@ -91,6 +92,8 @@ class MultiHead(nn.Layer):
         entries = _entries(head_list)
         self.out_channels = counts["ctc"]
         self.gtc_kind: Optional[str] = None
+        # the training dict in eval mode too: set by DistillationModel on a frozen teacher while the model trains
+        self.training_outputs = False
 
         ctc = entries["CTCHead"]
         unknown = set(ctc) - {"Neck", "Head"}
@@ -135,17 +138,16 @@ class MultiHead(nn.Layer):
     def forward(self, x: paddle.Tensor, targets: Optional[Sequence[Any]] = None
                 ) -> Union[paddle.Tensor, Dict[str, paddle.Tensor]]:
         features = self.ctc_encoder(x)
-        ctc_out = self.ctc_head(features, targets)
-        if not self.training:
-            return ctc_out
-        out = {"ctc": ctc_out, "ctc_neck": features}
+        if not (self.training or self.training_outputs):
+            return self.ctc_head(features, targets)
+        out = {"ctc": self.ctc_head.training_output(features), "ctc_neck": features}
         if self.gtc_kind is None:
             return out
         if targets is None or len(targets) < 2:
             raise ValueError(f"MultiHead's {self.gtc_kind} branch needs the labels while training: KeepKeys must give "
                              "[image, label_ctc, label_sar | label_gtc, length, valid_ratio]")
         if self.gtc_kind == "sar":
-            out["sar"] = self.sar_head(x, targets[1:])
+            out["sar"] = self.sar_head.teacher_forced(x, targets[1:])
         else:
-            out["nrtr"] = self.gtc_head(self.before_gtc(x), targets[1:])
+            out["nrtr"] = self.gtc_head.teacher_forced(self.before_gtc(x), targets[1:])
         return out

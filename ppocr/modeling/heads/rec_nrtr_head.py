@@ -180,15 +180,19 @@ class NRTRHead(nn.Layer):
             tgt = layer(tgt, memory, self_mask=mask)
         return tgt
 
+    def teacher_forced(self, src: paddle.Tensor, targets: Optional[Sequence[Any]]) -> paddle.Tensor:
+        """The training output (logits with the label as decoder input) in either mode."""
+        if targets is None or len(targets) < 2:
+            raise ValueError("NRTRHead needs [label_gtc, length, ...] while training (MultiLabelEncode with "
+                             "gtc_encode: NRTRLabelEncode and KeepKeys label_gtc, length)")
+        label, length = targets[0], targets[1]
+        longest = int(paddle.to_tensor(length).max())
+        ids = paddle.to_tensor(label)[:, : longest + 1].astype("int64")  # start + characters (inputs)
+        return self.tgt_word_prj(self._decode(ids, self._memory(src)))
+
     def forward(self, src: paddle.Tensor, targets: Optional[Sequence[Any]] = None) -> Any:
         if self.training:
-            if targets is None or len(targets) < 2:
-                raise ValueError("NRTRHead needs [label_gtc, length, ...] while training (MultiLabelEncode with "
-                                 "gtc_encode: NRTRLabelEncode and KeepKeys label_gtc, length)")
-            label, length = targets[0], targets[1]
-            longest = int(paddle.to_tensor(length).max())
-            ids = paddle.to_tensor(label)[:, : longest + 1].astype("int64")  # start + characters (inputs)
-            return self.tgt_word_prj(self._decode(ids, self._memory(src)))
+            return self.teacher_forced(src, targets)
         return self._greedy(src)
 
     def _greedy(self, src: paddle.Tensor) -> List[paddle.Tensor]:

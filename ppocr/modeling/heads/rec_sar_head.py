@@ -123,12 +123,17 @@ class SARHead(nn.Layer):
         self.decoder = ParallelSARDecoder(out_channels, in_channels, enc_dim, d_k, enc_bi_rnn, dec_bi_rnn,
                                           dec_drop_rnn, dec_gru, pred_dropout, max_text_length, pred_concat)
 
-    def forward(self, feat: paddle.Tensor, targets: Optional[Sequence[Any]] = None) -> paddle.Tensor:
+    def teacher_forced(self, feat: paddle.Tensor, targets: Optional[Sequence[Any]]) -> paddle.Tensor:
+        """The training output (logits with the label as decoder input) in either mode."""
+        if not targets:
+            raise ValueError("SARHead needs [label_sar, ..., valid_ratio] while training (MultiLabelEncode and "
+                             "KeepKeys label_sar, length, valid_ratio)")
         valid_ratios = _valid_ratios(targets)
         holistic = self.encoder(feat, valid_ratios)
+        return self.decoder.forward_train(feat, holistic, paddle.to_tensor(targets[0]), valid_ratios)
+
+    def forward(self, feat: paddle.Tensor, targets: Optional[Sequence[Any]] = None) -> paddle.Tensor:
         if self.training:
-            if not targets:
-                raise ValueError("SARHead needs [label_sar, ..., valid_ratio] while training (MultiLabelEncode and "
-                                 "KeepKeys label_sar, length, valid_ratio)")
-            return self.decoder.forward_train(feat, holistic, paddle.to_tensor(targets[0]), valid_ratios)
-        return self.decoder.forward_test(feat, holistic, valid_ratios)
+            return self.teacher_forced(feat, targets)
+        valid_ratios = _valid_ratios(targets)
+        return self.decoder.forward_test(feat, self.encoder(feat, valid_ratios), valid_ratios)
