@@ -122,7 +122,10 @@ def test_outcomes_listed():
         pytest.skip("the parametrised config test did not run in this session")
     trained = sorted(name for name, outcome in OUTCOMES.items() if outcome == "trained")
     print(f"\n{len(trained)} of {len(OUTCOMES)} PaddleOCR configs trained: {', '.join(trained)}")
-    assert all(any(name.startswith(p) for name in trained) for p in MUST_TRAIN)
+    ran = [p for p in MUST_TRAIN if any(name.startswith(p) for name in OUTCOMES)]  # a -k selection runs a few
+    if not ran:
+        pytest.skip("no PP-OCR family config ran in this selection")
+    assert all(any(name.startswith(p) for name in trained) for p in ran)
 
 
 def test_ignored_keys_are_listed_once_and_removed(caplog):

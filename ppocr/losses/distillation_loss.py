@@ -4,7 +4,8 @@ Each loss reads sub-model outputs by name (``model_name_list`` or ``model_name_p
 one entry of a ``return_all_feats`` output (``head_out``, ``backbone_out``, ``maps``). It returns ``loss``
 (the sum) plus one term per model or pair under PaddleOCR's names — ``loss_ctc_Student_0``, ``dml_0``,
 ``dml_thrink_maps_0``, ``loss_distance_l2_Student_Teacher_0``, ``db_Student_loss_shrink_maps``,
-``dila_dbloss_Student_Teacher``, ``dkd_0``, ``ctc_logits_0`` — so training logs read the same. ``name`` changes the prefix.
+``dila_dbloss_Student_Teacher``, ``dkd_0``, ``ctc_logits_0`` — so training logs read the same. ``name``
+changes the prefix.
 """
 from __future__ import annotations
 

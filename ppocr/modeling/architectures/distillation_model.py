@@ -67,14 +67,10 @@ def sub_model_configs(arch: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     return {name: parts[0] for name, parts in _split_models(arch.get("Models"), arch.get("model_type")).items()}
 
 
-def _hold_eval(layer: nn.Layer, training_outputs: bool) -> None:
-    """Every layer in eval mode; heads with ``training_outputs`` (MultiHead) still give the training-form outputs
-    the distillation losses compare while the whole model trains."""
+def _hold_eval(layer: nn.Layer) -> None:
     # Flags only: Layer.eval() would also switch the global dygraph tracer to eval mode.
     for sub in [layer, *layer.sublayers()]:
         sub.training = False
-        if hasattr(sub, "training_outputs"):
-            sub.training_outputs = training_outputs
 
 
 @ARCHITECTURES.register()
@@ -100,6 +96,7 @@ class DistillationModel(nn.Layer):
         self.model_type = model_type if model_type is not None else types.pop()
         self.model_names: List[str] = []
         self.frozen_names: List[str] = []
+        self._output_switches: Dict[str, List[nn.Layer]] = {}
         for name, (config, pretrained, freeze) in entries.items():
             where = f"Architecture.Models.{name}"
             if not name.isidentifier() or hasattr(self, name):
@@ -118,8 +115,11 @@ class DistillationModel(nn.Layer):
                                    "unless Global.pretrained_model or Global.checkpoints fill it", name)
                 for param in model.parameters():
                     param.trainable = False
-                _hold_eval(model, self.training)
+                _hold_eval(model)
                 self.frozen_names.append(name)
+                # heads (MultiHead) that give the training-form outputs the losses compare in eval mode too
+                self._output_switches[name] = [layer for layer in [model, *model.sublayers()]
+                                               if hasattr(layer, "training_outputs")]
             self.add_sublayer(name, model)
             self.model_names.append(name)
 
@@ -131,7 +131,7 @@ class DistillationModel(nn.Layer):
     def train(self, mode: bool = True) -> "DistillationModel":
         super().train(mode)
         for name in self.frozen_names:
-            _hold_eval(self.sub_model(name), mode)
+            _hold_eval(self.sub_model(name))
         return self
 
     def forward(self, x: paddle.Tensor, data: Optional[Any] = None) -> Dict[str, Any]:
@@ -139,6 +139,8 @@ class DistillationModel(nn.Layer):
         for name in self.model_names:
             model = self.sub_model(name)
             if name in self.frozen_names:
+                for layer in self._output_switches[name]:
+                    layer.training_outputs = self.training
                 with paddle.no_grad():
                     outputs[name] = model(x, data)
             else:

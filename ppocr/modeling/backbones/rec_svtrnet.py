@@ -106,7 +106,8 @@ class ConvMixer(nn.Layer):
 
 
 def local_attention_mask(hw: Sequence[int], window: Sequence[int]) -> np.ndarray:
-    """(H·W)×(H·W) additive mask: 0 where the key lies in the query's ``window`` (rows × columns), −inf elsewhere."""
+    """(H·W)×(H·W) additive attention mask: 0 where the key lies in the query's ``window`` (rows × columns),
+    −inf elsewhere."""
     rows, cols = np.divmod(np.arange(hw[0] * hw[1]), hw[1])
     d_row = rows[None, :] - rows[:, None]
     d_col = cols[None, :] - cols[:, None]
