@@ -218,3 +218,10 @@ def test_finetune_recipes_train_a_step_in_fused_form(relative, tmp_path, tiny_de
     trainer = Trainer(config)
     assert not has_unfused_layers(trainer.model)
     assert trainer.train()["global_step"] >= 1
+
+
+def test_width_by_aspect_ratio_batching_is_refused_in_one_line():
+    from ppocr.data.multi_scale import MultiScaleDataSet
+
+    with pytest.raises(ConfigError, match=r"^Train\.dataset\.ds_width: true .* not supported; use false$"):
+        MultiScaleDataSet("unused", [], [], ds_width=True)

@@ -34,8 +34,8 @@ class MultiScaleDataSet(SimpleDataSet):
                  global_config: Optional[dict] = None, mode: str = "train", shuffle: bool = False,
                  seed: Optional[int] = None, ext_op_transform_idx: int = 2):
         if ds_width:
-            raise ConfigError("ds_width: true (batches grouped by aspect ratio) is not supported; use false",
-                              "ds_width")
+            raise ConfigError("true (batches grouped by aspect ratio) is not supported; use false",
+                              "Train.dataset.ds_width")
         if not transforms or len(transforms) < 2:
             raise ConfigError("MultiScaleDataSet needs its transforms to end with KeepKeys (the image is resized "
                               "before the last transform)", "transforms")
