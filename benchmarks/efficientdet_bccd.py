@@ -39,10 +39,13 @@ def parse_args():
     parser.add_argument("--budget_minutes", type=float, default=60.0, help="training CPU-minutes per model")
     parser.add_argument("--retrain_minutes", type=float, default=10.0, help="CPU-minutes retraining the pruned Lite0")
     parser.add_argument("--prune_target", type=float, default=0.3, help="share of Lite0 parameters to remove")
-    parser.add_argument("--lite0_size", type=int, default=384, help="Lite0 input side (multiple of 32)")
+    parser.add_argument("--lite0_size", type=int, default=320,
+                        help="Lite0 input side (multiple of 32; its recipe's 320 gives more steps per CPU-minute)")
     parser.add_argument("--d0_size", type=int, default=384, help="D0 input side (multiple of 32)")
-    parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=0.04, help="peak learning rate (SGD momentum)")
+    parser.add_argument("--batch_size", type=int, default=4,
+                        help="4 beat 8 at equal CPU time on a held-out part of train (twice the updates)")
+    parser.add_argument("--lr", type=float, default=0.08,
+                        help="peak learning rate (SGD momentum; chosen on a held-out part of train: 0.08 beat 0.2)")
     parser.add_argument("--max_images", type=int, default=0, help="use only this many train/val images (smoke runs)")
     parser.add_argument("--models", nargs="+", default=["lite0", "d0"], choices=list(RECIPES))
     parser.add_argument("--runs", type=int, default=20, help="timed inference images per exported model")

@@ -50,7 +50,7 @@ MODELS: Dict[str, tuple] = {
 # stages whose last block gives the stride-8, 16 and 32 features
 FEATURE_STAGES = (2, 4, 6)
 SE_RATIO = 0.25
-BN_MOMENTUM = 0.99
+BN_MOMENTUM = 0.9  # as in the BiFPN (see there): short fine-tunes must leave running statistics that fit
 BN_EPSILON = 1e-3
 HEAD_FILTERS = 1280
 
