@@ -55,6 +55,16 @@ Reported on ../shared/eval (first 100 images, chunk 4, load average 3.9 on 2 cor
     RapidOCR default   0.442   0.286   1.03       0.964      -> 3.23x
     RapidOCR matched   0.452   0.276   1.60       0.620      -> 2.09x
 
+All 200 images (chunk 4, the other core training a detector: load average 1.3 at the start, 4.1 at the end,
+2026-12-07):
+
+    python benchmarks/system_ic15.py --chunk 4
+
+    system             det H   e2e H   images/s   CPU s/img
+    ppocr              0.486   0.282   3.91       0.314
+    RapidOCR default   0.454   0.278   1.28       0.966      -> 3.07x
+    RapidOCR matched   0.466   0.269   2.02       0.599      -> 1.93x
+
     python benchmarks/system_ic15.py [--limit 40] [--peers default,matched] [--set det_limit_side_len=736]
         [--variant "736min:det_limit_side_len=736;det_limit_type=min"] [--chunk 4]
         [--data ../shared/data/icdar2015_train]   # training data: for choosing settings
