@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from _common import load_average
+from _common import format_table, load_average
 from _peer import PEER_SETTINGS, Tally, make_peer, parse_overrides
 
 Detection = Tuple[np.ndarray, str]  # 4×2 points, text
@@ -128,6 +128,23 @@ def run_interleaved(systems: List[System], backends: Dict[str, Any], paths: Sequ
     print(f"end: {load_average()}")
     return "ppocr model wall seconds per image: " + ", ".join(
         f"{name} {(backend.run_seconds - base[name]) / max(len(paths), 1):.3f}" for name, backend in backends.items())
+
+
+def compare_systems(args: argparse.Namespace, paths: Sequence[str], new_score: Callable[[], Any],
+                    score: Callable[[Any, int, List[Detection]], None], title: str, header: Sequence[str],
+                    row: Callable[[str, Tally, Any], List[str]],
+                    verdicts: Callable[[List[System], List[Any]], List[Any]]) -> None:
+    """A system benchmark's run and report: every system (``build_systems``) over ``paths`` (``run_interleaved``),
+    ``score(that system's new_score(), image number, detections)`` for every output, then ``title``, one ``row``
+    per system, ppocr's model seconds by stage and the table of ``verdicts``."""
+    systems, backends = build_systems(args)
+    scores = [new_score() for _ in systems]
+    stages = run_interleaved(systems, backends, paths, args.chunk,
+                             lambda which, number, dets: score(scores[which], number, dets))
+    print(title)
+    print_rows(header, [row(system.tally.name, system.tally, value) for system, value in zip(systems, scores)])
+    print(stages)
+    print(format_table("targets", verdicts(systems, scores)))
 
 
 def print_rows(header: Sequence[str], rows: List[List[str]]) -> None:

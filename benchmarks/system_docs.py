@@ -50,10 +50,10 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import REPO, Figure, add_repo_to_path, format_table, normalize_word  # noqa: E402
+from _common import REPO, Figure, add_repo_to_path, normalize_word  # noqa: E402
 from _peer import Tally, parse_overrides, ratio  # noqa: E402
-from _system import (SPEED_HEADER, Detection, System, add_arguments, build_systems, check_arguments,  # noqa: E402
-                     print_rows, run_interleaved, speed_cells)
+from _system import (SPEED_HEADER, Detection, System, add_arguments, check_arguments, compare_systems,  # noqa: E402
+                     speed_cells)
 
 add_repo_to_path()
 
@@ -194,16 +194,11 @@ def main() -> None:
     if not pages:
         parser.error(f"--funsd {args.funsd}: no annotations/*.json pages")
 
-    systems, backends = build_systems(args)
-    scores = [WordScore() for _ in systems]
-    stages = run_interleaved(systems, backends, [path for path, _, _ in pages], args.chunk,
-                             lambda which, number, dets: scores[which].add(pages[number][1], pages[number][2], dets))
     words = sum(len(texts) for _, _, texts in pages)
-    print(f"{len(pages)} pages ({words} words) of {args.funsd}, chunk {args.chunk}; ppocr options: "
-          f"{parse_overrides(args.set) or 'defaults'}")
-    print_rows(HEADER, [row(system.tally.name, system.tally, score) for system, score in zip(systems, scores)])
-    print(stages)
-    print(format_table("targets", verdicts(systems, scores)))
+    compare_systems(args, [path for path, _, _ in pages], WordScore,
+                    lambda score, number, dets: score.add(pages[number][1], pages[number][2], dets),
+                    f"{len(pages)} pages ({words} words) of {args.funsd}, chunk {args.chunk}; ppocr options: "
+                    f"{parse_overrides(args.set) or 'defaults'}", HEADER, row, verdicts)
 
 
 if __name__ == "__main__":

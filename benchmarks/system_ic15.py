@@ -80,10 +80,10 @@ from typing import List, Tuple
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import DEFAULT_EVAL_ROOT, Figure, Score, add_repo_to_path, format_table  # noqa: E402
+from _common import DEFAULT_EVAL_ROOT, Figure, Score, add_repo_to_path  # noqa: E402
 from _peer import Tally, parse_overrides, ratio  # noqa: E402
-from _system import (SPEED_HEADER, System, add_arguments, build_systems, check_arguments,  # noqa: E402
-                     print_rows, run_interleaved, speed_cells)
+from _system import (SPEED_HEADER, System, add_arguments, check_arguments, compare_systems,  # noqa: E402
+                     speed_cells)
 
 add_repo_to_path()
 
@@ -182,15 +182,10 @@ def main() -> None:
                      "det label file or the ICDAR 2015 training folder")
     items = items[args.start:args.start + args.limit] if args.limit > 0 else items[args.start:]
 
-    systems, backends = build_systems(args)
-    scores = [Score() for _ in systems]
-    stages = run_interleaved(systems, backends, [path for path, _ in items], args.chunk,
-                             lambda which, number, dets: scores[which].add(items[number][1], dets))
-    print(f"{len(items)} images of {label_file}, chunk {args.chunk}; ppocr options: "
-          f"{parse_overrides(args.set) or 'defaults'}")
-    print_rows(HEADER, [row(system.tally.name, system.tally, score) for system, score in zip(systems, scores)])
-    print(stages)
-    print(format_table("targets", verdicts(systems, scores)))
+    compare_systems(args, [path for path, _ in items], Score,
+                    lambda score, number, dets: score.add(items[number][1], dets),
+                    f"{len(items)} images of {label_file}, chunk {args.chunk}; ppocr options: "
+                    f"{parse_overrides(args.set) or 'defaults'}", HEADER, row, verdicts)
 
 
 if __name__ == "__main__":
