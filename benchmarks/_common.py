@@ -73,6 +73,27 @@ def progress_on_stdout(log: logging.Logger, trainer_log_file: str) -> None:
     log.propagate = False
 
 
+def log(message: str) -> None:
+    """A progress line stamped with the time of day, flushed at once: long benchmarks are followed live."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def word_crops(image: Any, gt: Sequence[dict]) -> Iterable[Tuple[int, Any, str]]:
+    """``(index in gt, crop, word)`` for every readable word of one photo, cut as the OCR system cuts it
+    (``ppocr.infer.system.crop_quad``); ``###``, blank words and crops under 4 px are skipped."""
+    import numpy as np
+
+    from ppocr.infer.system import crop_quad
+
+    for index, item in enumerate(gt):
+        word = item["transcription"]
+        if word == "###" or not word.strip():
+            continue
+        crop = crop_quad(image, np.asarray(item["points"], dtype=np.float32))
+        if min(crop.shape[:2]) >= 4:
+            yield index, crop, word
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages with the CPU count, as ``uptime`` shows them."""
     one, five, fifteen = os.getloadavg()

@@ -1,7 +1,7 @@
 """Paddle Inference against ONNX Runtime, stage by stage, on the packaged PP-OCRv4 det / rec and v2 cls models.
 
 The packaged ONNX files are imported into our recipes (``ppocr.engine.onnx_import``) and exported to Paddle
-Inference (``tools/export_model.py``), so both runtimes run the same weights. Each stage then runs on the same
+Inference (``ppocr.engine.export``), so both runtimes run the same weights. Each stage then runs on the same
 inputs with each runtime setting — ONNX Runtime, Paddle Inference with oneDNN, Paddle Inference without — at 1
 and 2 CPU threads, the settings taking turns item by item so a change in machine load hits them alike:
 
@@ -31,13 +31,12 @@ when the other core is busy (the system overlaps stages instead).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import REPO, Figure, base_parser, format_table, load_average, start  # noqa: E402
+from _common import REPO, Figure, base_parser, format_table, load_average, log, start, word_crops  # noqa: E402
 
 RECIPES = {"det": "configs/det/PP-OCRv4/PP-OCRv4_mobile_det_finetune.yml",
            "rec": "configs/rec/PP-OCRv4/PP-OCRv4_mobile_rec_finetune.yml",
@@ -46,12 +45,9 @@ SAME_INPUT = {"det": ("det_limit_side_len", "det_limit_type"), "cls": ("cls_imag
 RUNTIMES = {"onnxruntime": {}, "paddle+onednn": {"enable_mkldnn": True}, "paddle": {"enable_mkldnn": False}}
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
 def paddle_models(work: str) -> Dict[str, Dict[str, str]]:
     """{stage: {"onnxruntime": packaged .onnx, "paddle": exported inference dir}} of the same weights."""
+    from ppocr.engine.export import export_model
     from ppocr.engine.onnx_import import import_into_recipe
     from ppocr.infer.presets import default_model_paths
     from ppocr.utils.config import load_config
@@ -59,15 +55,10 @@ def paddle_models(work: str) -> Dict[str, Dict[str, str]]:
     packaged = default_model_paths("PP-OCRv4")
     models = {}
     for stage, recipe in RECIPES.items():
-        recipe = os.path.join(REPO, recipe)
+        config = load_config(os.path.join(REPO, recipe))
         prefix = os.path.join(work, "imported", stage)
-        report = import_into_recipe(load_config(recipe), packaged[stage], prefix)
-        out_dir = os.path.join(work, "paddle", stage)
-        cmd = [sys.executable, os.path.join(REPO, "tools", "export_model.py"), "-c", recipe, "-o",
-               f"Global.pretrained_model={prefix}", f"Global.save_inference_dir={out_dir}"]
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise SystemExit(f"export of {stage} failed:\n{proc.stderr[-2000:]}")
+        report = import_into_recipe(config, packaged[stage], prefix)
+        out_dir = export_model(config, os.path.join(work, "paddle", stage), prefix)
         log(f"{stage}: imported (max abs diff to ONNX Runtime {report['max_abs_diff']:.1e}) and exported to {out_dir}")
         models[stage] = {"onnxruntime": packaged[stage], "paddle": out_dir}
     return models
@@ -76,20 +67,13 @@ def paddle_models(work: str) -> Dict[str, Dict[str, str]]:
 def read_inputs(eval_root: str, limit: int) -> Tuple[List[Any], List[Any]]:
     """(photos, word crops) of the first ``limit`` dev photos."""
     import cv2
-    import numpy as np
 
-    from ppocr.infer.system import crop_quad
     from system_ic15 import read_det_gt
 
     photos, crops = [], []
     for path, gt in read_det_gt(os.path.join(eval_root, "icdar2015_dev", "det_gt.txt"))[:limit]:
-        image = cv2.imread(path)
-        photos.append(image)
-        for item in gt:
-            if item["transcription"] != "###":
-                crop = crop_quad(image, np.asarray(item["points"], dtype=np.float32))
-                if min(crop.shape[:2]) >= 4:
-                    crops.append(crop)
+        photos.append(cv2.imread(path))
+        crops.extend(crop for _, crop, _ in word_crops(photos[-1], gt))
     return photos, crops
 
 

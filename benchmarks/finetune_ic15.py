@@ -48,8 +48,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Sequence, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (REPO, Clock, Figure, Score, StepLog, base_parser, format_table, load_average,  # noqa: E402
-                     read_rec_gt, start, transform_index, word_accuracy)
+from _common import (REPO, Clock, Figure, Score, StepLog, base_parser, format_table, load_average, log,  # noqa: E402
+                     read_rec_gt, start, transform_index, word_accuracy, word_crops)
 
 DEFAULT_TRAIN_ROOT = os.path.normpath(os.path.join(REPO, "..", "shared", "data"))
 DET_RECIPE = os.path.join(REPO, "configs", "det", "PP-OCRv4", "PP-OCRv4_mobile_det_finetune.yml")
@@ -61,10 +61,6 @@ RESOLUTION_CANDIDATES = [{"det_limit_side_len": 1024, "det_limit_type": "max"}, 
                          {"det_limit_side_len": 736, "det_limit_type": "min"}]   # ICDAR 2015 photos at full size
 DB_CANDIDATES = [{"det_db_box_thresh": box, "det_db_unclip_ratio": unclip}
                  for box in (0.5, 0.6, 0.7) for unclip in (1.5, 2.0)]
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # -- data ----------------------------------------------------------------------------------------------------
@@ -93,23 +89,13 @@ def prepare_det(train_root: str, work: str) -> Tuple[str, str, str]:
 def cut_word_crops(label_lines: Sequence[str], data_dir: str, out_dir: str) -> List[str]:
     """``abs_path<TAB>word`` lines for the crops of every readable quad, cut as the OCR system cuts them."""
     import cv2
-    import numpy as np
-
-    from ppocr.infer.system import crop_quad
 
     os.makedirs(out_dir, exist_ok=True)
     lines = []
     for line in label_lines:
         path, labels = line.split("\t", 1)
-        image = cv2.imread(os.path.join(data_dir, path))
         stem = os.path.splitext(os.path.basename(path))[0]
-        for index, item in enumerate(json.loads(labels)):
-            word = item["transcription"]
-            if word == "###" or not word.strip():
-                continue
-            crop = crop_quad(image, np.array(item["points"], dtype=np.float32))
-            if min(crop.shape[:2]) < 4:
-                continue
+        for index, crop, word in word_crops(cv2.imread(os.path.join(data_dir, path)), json.loads(labels)):
             crop_path = os.path.join(out_dir, f"{stem}_{index}.png")
             cv2.imwrite(crop_path, crop)
             lines.append(f"{crop_path}\t{word}")
@@ -184,15 +170,20 @@ class _EchoLog:
         log(message % args)
 
 
+def rec_shape_overrides(width: int, sections: Sequence[str] = ("Train", "Eval")) -> List[str]:
+    """``-o`` strings setting the rec recipe's RecResizeImg to 48×``width`` in ``sections`` (none for width 0)."""
+    if not width:
+        return []
+    from ppocr.utils.config import load_config
+
+    config = load_config(REC_RECIPE)
+    return [f"{section}.dataset.transforms.{transform_index(config, section, 'RecResizeImg')}.RecResizeImg."
+            f"image_shape=[3,48,{width}]" for section in sections]
+
+
 def data_overrides(kind: str, data_dir: str, train_file: str, val_file: str, batch: int, rec_width: int = 0
                    ) -> List[str]:
-    shape = []
-    if kind == "rec" and rec_width:
-        from ppocr.utils.config import load_config
-
-        config = load_config(REC_RECIPE)
-        shape = [f"{section}.dataset.transforms.{transform_index(config, section, 'RecResizeImg')}.RecResizeImg."
-                 f"image_shape=[3,48,{rec_width}]" for section in ("Train", "Eval")]
+    shape = rec_shape_overrides(rec_width) if kind == "rec" else []
     return shape + [f"Train.dataset.data_dir={data_dir}", f"Train.dataset.label_file_list=['{train_file}']",
             f"Eval.dataset.data_dir={data_dir}", f"Eval.dataset.label_file_list=['{val_file}']",
             f"Train.loader.batch_size_per_card={batch}", "Train.loader.num_workers=1", "Eval.loader.num_workers=0",
@@ -417,8 +408,7 @@ def main() -> None:
         runs = {kind: future.result() for kind, future in futures.items()}
     det_dir = export(DET_RECIPE, runs["det"]["weights"], os.path.join(work, "inference", "det"))
     rec_dir = export(REC_RECIPE, runs["rec"]["weights"], os.path.join(work, "inference", "rec"),
-                     [o for o in data_overrides("rec", "/", rec_train, rec_val, 1, args.rec_width) if "Eval." in o
-                      and "RecResizeImg" in o])
+                     rec_shape_overrides(args.rec_width, ["Eval"]))
     settings = choose_db_settings(det_dir, det_val, det_data, 4 if args.det_max_steps else 0)
     after = evaluate_all("after (fine-tuned)", det_dir, rec_dir, args, work, dev, dev_crops, settings)
 
