@@ -90,6 +90,11 @@ def symmetric_kl(p: paddle.Tensor, q: paddle.Tensor, per_sample_sum: bool) -> pa
     return term.mean()
 
 
+def kl_rows(p: paddle.Tensor, q: paddle.Tensor) -> paddle.Tensor:
+    """KL(p‖q) of each row of two probability tables (the divergence summed over axis 1)."""
+    return (p * (paddle.log(p + _EPS_PER_SAMPLE) - paddle.log(q + _EPS_PER_SAMPLE))).sum(1)
+
+
 @LOSSES.register()
 class DistillationDMLLoss(nn.Layer):
     """Deep mutual learning: symmetric KL between the outputs of each pair (gradients reach both).
@@ -389,7 +394,7 @@ def decoupled_kd(student: paddle.Tensor, teacher: paddle.Tensor, target: paddle.
         return paddle.concat([hit, 1.0 - hit], axis=1)
 
     b_student, b_teacher = binary(p_student), binary(p_teacher)
-    tckd = (b_teacher * (paddle.log(b_teacher + _EPS_PER_SAMPLE) - paddle.log(b_student + _EPS_PER_SAMPLE))).sum(1)
+    tckd = kl_rows(b_teacher, b_student)
     hide_target = _NON_TARGET_SHIFT * is_target  # the target class out of the softmax
     q_teacher = F.softmax(teacher.detach() / temperature - hide_target, axis=1)
     log_q_student = F.log_softmax(student / temperature - hide_target, axis=1)
@@ -463,7 +468,7 @@ def ctc_logits_kl(student: paddle.Tensor, teacher: paddle.Tensor, temperature: f
     sign[0] = -1.0
     p_student = F.softmax(student * sign / temperature, axis=2).mean(axis=1)
     p_teacher = F.softmax(teacher.detach() * sign / temperature, axis=2).mean(axis=1)
-    return (p_teacher * (paddle.log(p_teacher + _EPS_PER_SAMPLE) - paddle.log(p_student + _EPS_PER_SAMPLE))).sum(1)
+    return kl_rows(p_teacher, p_student)
 
 
 @LOSSES.register()
