@@ -203,6 +203,11 @@ def subset(path: str, count: int, out: str) -> str:
     return out
 
 
+def wanted(args, kind: str) -> bool:
+    """Whether ``kind`` is fine-tuned: a CPU budget or a step count was given for it."""
+    return bool(getattr(args, f"{kind}_minutes") or getattr(args, f"{kind}_max_steps"))
+
+
 def fine_tune(kind: str, recipe: str, args, work: str, data_dir: str, train_file: str, val_file: str,
               pretrained: str, batch: int) -> Dict[str, float]:
     """Plan the run for the CPU budget (or --*_max_steps), train, return timings and the output folder."""
@@ -298,8 +303,9 @@ def end_to_end(det_dir, rec_dir, items, work: str, tag: str, det_settings=None) 
     out_dir = os.path.join(work, "system_" + "".join(ch if ch.isalnum() else "_" for ch in tag))
     cmd = [sys.executable, os.path.join(REPO, "tools", "infer", "predict_system.py"), "--image_dir", image_dir,
            "--draw_img_save_dir", out_dir, "--is_visualize", "False"]
-    if det_dir:
-        cmd += ["--det_model_dir", det_dir, "--rec_model_dir", rec_dir]
+    for flag, model_dir in (("--det_model_dir", det_dir), ("--rec_model_dir", rec_dir)):
+        if model_dir:
+            cmd += [flag, model_dir]
     for key, value in (det_settings or {}).items():
         cmd += [f"--{key}", str(value)]
     log(f"predict_system ({tag}): {' '.join(cmd)}")
@@ -358,8 +364,10 @@ def main() -> None:
     parser = base_parser(__doc__)
     parser.add_argument("--train_root", default=DEFAULT_TRAIN_ROOT,
                         help="folder holding icdar2015_train/ and iiit5k_train/ (default: ../shared/data)")
-    parser.add_argument("--det_minutes", type=float, default=90.0, help="CPU-minutes for the detector fine-tuning")
-    parser.add_argument("--rec_minutes", type=float, default=90.0, help="CPU-minutes for the recogniser fine-tuning")
+    parser.add_argument("--det_minutes", type=float, default=90.0,
+                        help="CPU-minutes for the detector fine-tuning (0: keep the packaged detector)")
+    parser.add_argument("--rec_minutes", type=float, default=90.0,
+                        help="CPU-minutes for the recogniser fine-tuning (0: keep the packaged recogniser)")
     parser.add_argument("--det_max_steps", type=int, default=0, help="train this many steps instead (smoke run)")
     parser.add_argument("--rec_max_steps", type=int, default=0, help="train this many steps instead (smoke run)")
     parser.add_argument("--det_batch", type=int, default=8)
@@ -401,15 +409,20 @@ def main() -> None:
 
     jobs = {"det": (DET_RECIPE, det_data, det_train, det_val, args.det_batch),
             "rec": (REC_RECIPE, "/", rec_train, rec_val, args.rec_batch)}
+    jobs = {kind: job for kind, job in jobs.items() if wanted(args, kind)}
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {kind: pool.submit(fine_tune, kind, recipe, args, work, data_dir, train_file, val_file,
                                      pretrained[kind], batch)
                    for kind, (recipe, data_dir, train_file, val_file, batch) in jobs.items()}
         runs = {kind: future.result() for kind, future in futures.items()}
-    det_dir = export(DET_RECIPE, runs["det"]["weights"], os.path.join(work, "inference", "det"))
-    rec_dir = export(REC_RECIPE, runs["rec"]["weights"], os.path.join(work, "inference", "rec"),
-                     rec_shape_overrides(args.rec_width, ["Eval"]))
-    settings = choose_db_settings(det_dir, det_val, det_data, 4 if args.det_max_steps else 0)
+    det_dir = rec_dir = None  # None: the packaged model
+    settings: Dict[str, float] = {}
+    if "det" in runs:
+        det_dir = export(DET_RECIPE, runs["det"]["weights"], os.path.join(work, "inference", "det"))
+        settings = choose_db_settings(det_dir, det_val, det_data, 4 if args.det_max_steps else 0)
+    if "rec" in runs:
+        rec_dir = export(REC_RECIPE, runs["rec"]["weights"], os.path.join(work, "inference", "rec"),
+                         rec_shape_overrides(args.rec_width, ["Eval"]))
     after = evaluate_all("after (fine-tuned)", det_dir, rec_dir, args, work, dev, dev_crops, settings)
 
     figures = [
@@ -425,18 +438,18 @@ def main() -> None:
         Figure("end-to-end Hmean (predict_system)", f"{before['e2e']['hmean']:.4f} → {after['e2e']['hmean']:.4f}",
                ">= 0.60", after["e2e"]["hmean"] >= 0.60),
     ]
-    for kind in ("det", "rec"):
-        run = runs[kind]
+    for kind, run in runs.items():
         figures.append(Figure(f"{kind} fine-tuning CPU-minutes", f"{run['cpu'] / 60:.1f} ({run['steps']} steps)",
                               f"<= {getattr(args, f'{kind}_minutes'):g}",
                               None if getattr(args, f"{kind}_max_steps") else
                               run["cpu"] <= getattr(args, f"{kind}_minutes") * 60 * 1.1))
         figures.append(Figure(f"{kind} training throughput", f"{run['samples_per_s']:.2f} samples/s"))
-    figures.append(Figure("det settings chosen on the validation split",
-                          ", ".join(f"{key.replace('det_', '')} {value}" for key, value in settings.items())))
+    if settings:
+        figures.append(Figure("det settings chosen on the validation split",
+                              ", ".join(f"{key.replace('det_', '')} {value}" for key, value in settings.items())))
     smoke = " (SMOKE RUN: figures mean nothing)" if args.det_max_steps or args.rec_max_steps or args.eval_limit else ""
     print(format_table(f"PP-OCRv4 fine-tuned on ICDAR 2015 train{smoke}", figures))
-    print(f"models: {det_dir}, {rec_dir}; {load_average()}")
+    print(f"models: {det_dir or 'packaged'}, {rec_dir or 'packaged'}; {load_average()}")
 
 
 if __name__ == "__main__":
