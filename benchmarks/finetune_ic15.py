@@ -237,7 +237,8 @@ def fine_tune(kind: str, recipe: str, args, work: str, data_dir: str, train_file
         log(f"{kind}: {per_step:.2f} CPU-s/step in the probe → {epochs} epoch(s) over {ratio:.0%} of {pool} "
             f"samples ({total} steps) for {getattr(args, f'{kind}_minutes')} CPU-min")
     every = max(1, total // 4)
-    overrides = base + [f"Global.epoch_num={epochs}", f"Train.dataset.ratio_list=[{ratio:.4f}]",
+    lr = getattr(args, f"{kind}_lr")
+    overrides = base + ([f"Optimizer.lr.learning_rate={lr}"] if lr else []) + [f"Global.epoch_num={epochs}", f"Train.dataset.ratio_list=[{ratio:.4f}]",
                         f"Optimizer.lr.warmup_epoch={WARMUP_SHARE * epochs:.3f}",
                         f"Global.save_model_dir={out_dir}", f"Global.eval_batch_step=[0,{every}]",
                         "Global.save_epoch_step=100000"]
@@ -370,6 +371,10 @@ def main() -> None:
                         help="CPU-minutes for the recogniser fine-tuning (0: keep the packaged recogniser)")
     parser.add_argument("--det_max_steps", type=int, default=0, help="train this many steps instead (smoke run)")
     parser.add_argument("--rec_max_steps", type=int, default=0, help="train this many steps instead (smoke run)")
+    parser.add_argument("--det_lr", type=float, default=0.0,
+                        help="detector peak learning rate (0: the recipe's 1e-4, which in the 2026-12-07 run left "
+                             "the word/line merging of the packaged model as it was)")
+    parser.add_argument("--rec_lr", type=float, default=0.0, help="recogniser peak learning rate (0: the recipe's)")
     parser.add_argument("--det_batch", type=int, default=8)
     parser.add_argument("--rec_batch", type=int, default=64)
     parser.add_argument("--rec_width", type=int, default=320,
