@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from _common import format_table, load_average
-from _peer import PEER_SETTINGS, Tally, make_peer, parse_overrides
+from _common import Figure, format_table, load_average
+from _peer import PEER_SETTINGS, Tally, make_peer, parse_overrides, ratio
 
 Detection = Tuple[np.ndarray, str]  # 4×2 points, text
 
@@ -161,4 +161,22 @@ def speed_cells(tally: Tally) -> List[str]:
 
 
 SPEED_HEADER = ["images/s", "CPU s/img", "outside model"]
+
+
+def speed_verdicts(ours: Tally, peer: Tally, need: Optional[float], cpu_target: bool) -> List[Figure]:
+    """images/s against a peer (judged when ``need`` is given) and the same by CPU time (judged with ``cpu_target``)."""
+    def row(title: str, mine: float, theirs: float, judged: bool) -> Figure:
+        return Figure(title, f"{mine:.3f} vs {theirs:.3f} = {ratio(mine, theirs)}",
+                      f">= {need}x" if judged else "", mine >= need * theirs if judged else None)
+
+    return [row(f"images/s vs {peer.name}", ours.rate, peer.rate, bool(need)),
+            row(f"  by CPU time vs {peer.name}", ours.cpu_rate, peer.cpu_rate, bool(need) and cpu_target)]
+
+
+def outside_share_verdicts(ours: Tally) -> List[Figure]:
+    """The wall share outside model runs (none with --chunk: overlapping stages' model seconds exceed the wall)."""
+    if ours.outside_share < 0:
+        return []
+    return [Figure("ppocr wall share outside model runs", f"{100 * ours.outside_share:.1f}%", "<= 10%",
+                   ours.outside_share <= 0.10)]
 

@@ -51,9 +51,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import REPO, Figure, add_repo_to_path, normalize_word  # noqa: E402
-from _peer import Tally, parse_overrides, ratio  # noqa: E402
+from _peer import Tally, parse_overrides  # noqa: E402
 from _system import (SPEED_HEADER, Detection, System, add_arguments, check_arguments, compare_systems,  # noqa: E402
-                     speed_cells)
+                     outside_share_verdicts, speed_cells, speed_verdicts)
 
 add_repo_to_path()
 
@@ -170,16 +170,8 @@ def verdicts(systems: List[System], scores: List[WordScore]) -> List[Figure]:
         for what, key in (("det Hmean", "det_h"), ("e2e char Hmean", "char_h"), ("word recall", "word_r")):
             figures.append(Figure(f"{what} vs {peer.name}", f"{ours_figures[key]:.4f} vs {peer_figures[key]:.4f}",
                                   ">= peer", ours_figures[key] >= peer_figures[key]))
-        need = SPEED_TARGETS.get(peer.name)
-        figures.append(Figure(f"images/s vs {peer.name}", f"{ours.rate:.3f} vs {peer.rate:.3f} = "
-                              f"{ratio(ours.rate, peer.rate)}", f">= {need}x" if need else "",
-                              ours.rate >= need * peer.rate if need else None))
-        figures.append(Figure(f"  by CPU time vs {peer.name}", f"{ours.cpu_rate:.3f} vs {peer.cpu_rate:.3f} = "
-                              f"{ratio(ours.cpu_rate, peer.cpu_rate)}"))
-    if ours.outside_share >= 0:  # with --chunk the stages overlap and their model seconds exceed the wall time
-        figures.append(Figure("ppocr wall share outside model runs", f"{100 * ours.outside_share:.1f}%", "<= 10%",
-                              ours.outside_share <= 0.10))
-    return figures
+        figures += speed_verdicts(ours, peer, SPEED_TARGETS.get(peer.name), cpu_target=False)
+    return figures + outside_share_verdicts(ours)
 
 
 def main() -> None:

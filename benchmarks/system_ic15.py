@@ -81,9 +81,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import DEFAULT_EVAL_ROOT, Figure, Score, add_repo_to_path  # noqa: E402
-from _peer import Tally, parse_overrides, ratio  # noqa: E402
+from _peer import Tally, parse_overrides  # noqa: E402
 from _system import (SPEED_HEADER, System, add_arguments, check_arguments, compare_systems,  # noqa: E402
-                     speed_cells)
+                     outside_share_verdicts, speed_cells, speed_verdicts)
 
 add_repo_to_path()
 
@@ -151,16 +151,8 @@ def verdicts(systems: List[System], scores: List[Score]) -> List[Figure]:
         for what, pick in (("det Hmean", lambda s: s.det["hmean"]), ("e2e Hmean", lambda s: s.end_to_end["hmean"])):
             figures.append(Figure(f"{what} vs {peer.name}", f"{pick(ours_score):.4f} vs {pick(peer_score):.4f}",
                                   ">= peer", pick(ours_score) >= pick(peer_score)))
-        need = SPEED_TARGETS.get(peer.name, 2.0)
-        figures.append(Figure(f"images/s vs {peer.name}", f"{ours.rate:.3f} vs {peer.rate:.3f} = "
-                              f"{ratio(ours.rate, peer.rate)}", f">= {need}x", ours.rate >= need * peer.rate))
-        figures.append(Figure(f"  by CPU time vs {peer.name}", f"{ours.cpu_rate:.3f} vs {peer.cpu_rate:.3f} = "
-                              f"{ratio(ours.cpu_rate, peer.cpu_rate)}", f">= {need}x",
-                              ours.cpu_rate >= need * peer.cpu_rate))
-    if ours.outside_share >= 0:  # with --chunk the stages overlap and their model seconds exceed the wall time
-        figures.append(Figure("ppocr wall share outside model runs", f"{100 * ours.outside_share:.1f}%", "<= 10%",
-                              ours.outside_share <= 0.10))
-    return figures
+        figures += speed_verdicts(ours, peer, SPEED_TARGETS.get(peer.name, 2.0), cpu_target=True)
+    return figures + outside_share_verdicts(ours)
 
 
 def main() -> None:
