@@ -21,6 +21,10 @@ Run of 2026-12-07 (defaults, ``--models lite0``; two fine-tunings shared the 2 c
            jobs came and went; its two exports timed image by image in turn took 75.1 -> 59.8 ms, which is how
            the script times them now
 
+    d0     from scratch, ``--models d0 --budget_minutes 30`` (half the budget: the session's CPU ran out), 384 px,
+           10 epochs, 510 steps, 28.3 CPU-min, 1.02 images/s (1.20 per CPU-s)
+           val AP 0.317, AP50 0.572, AP75 0.330; RBC 0.346, WBC 0.604, Platelets 0.000; 92 ms/image exported
+
     python benchmarks/efficientdet_bccd.py --bccd_root ../shared/data/bccd            # 2 x 60 CPU-min + pruning
     python benchmarks/efficientdet_bccd.py --budget_minutes 1 --retrain_minutes 0.5 --max_images 16   # smoke
 """
