@@ -399,7 +399,8 @@ def main() -> None:
                              "to 40 columns in training and by 2 in inference, which agree only at 320: at 192 the "
                              "2026-12-07 run lost 2.7 points of dev word accuracy though a step cost 0.6x")
     parser.add_argument("--jobs", type=int, default=2, choices=(1, 2),
-                        help="fine-tunings run at once: 2 (default) trains det and rec side by side, one core each")
+                        help="fine-tunings run at once: 2 (default) trains det and rec side by side, one core each "
+                             "(memory: rec about 8 GB resident at batch 64, det about 8 GB with its loader worker)")
     parser.add_argument("--eval_limit", type=int, default=0,
                         help="only the first N dev photos / word crops of each set (0 = all; smoke runs)")
     args = parser.parse_args()
