@@ -156,13 +156,6 @@ def train_within(config: Dict[str, Any], minutes: float, title: str) -> Tuple[An
                      "train_ips_cpu": cpu_rate}
 
 
-def export_to(config: Dict[str, Any], weights: str, out_dir: str) -> str:
-    from ppocr.engine.export import export_model
-
-    export_model(config, save_dir=out_dir, weights=weights)
-    return out_dir
-
-
 def exported_latencies(model_dirs: List[str], images: List[str], runs: int) -> List[float]:
     """Median milliseconds per image of each exported model in Paddle Inference (preprocessing included). The
     models take turns image by image, so a machine whose load changes treats them alike."""
@@ -203,6 +196,8 @@ def main() -> int:
         return 2
     jsons = convert_splits(args.bccd_root, work_dir, args.max_images)
     images = val_images(jsons["val"], os.path.join(args.bccd_root, "JPEGImages"))[: max(1, args.runs)]
+    from ppocr.engine.export import export_model  # after start(): paddle reads the thread count on import
+
     figures: List[Figure] = []
     lite0_state = None
     for name in args.models:
@@ -218,7 +213,7 @@ def main() -> int:
         metric = trainer.evaluate()
         log.info("%s: %s", name, ", ".join(f"{k} {v:.3f}" for k, v in metric.items()))
         weights = os.path.join(config["Global"]["save_model_dir"], "latest")
-        exported = export_to(config, weights, os.path.join(work_dir, f"{name}_export"))
+        exported = export_model(config, save_dir=os.path.join(work_dir, f"{name}_export"), weights=weights)
         latency, = exported_latencies([exported], images, args.runs)
         source = "ImageNet Lite0 backbone" if name == "lite0" else "from scratch"
         figures += ap_figures(f"{name} ({source}, {pace['epochs']} epochs, {pace['cpu_minutes']:.1f} CPU-min)",
@@ -236,6 +231,7 @@ def main() -> int:
 
 
 def prune_lite0(args, work_dir: str, state, images: List[str]) -> List[Figure]:
+    from ppocr.engine.export import export_model
     from ppocr.slim.prune.workflow import run_prune
 
     config, weights, metric, exported = state
@@ -252,7 +248,7 @@ def prune_lite0(args, work_dir: str, state, images: List[str]) -> List[Figure]:
     trainer, pace = train_within(retrain, args.retrain_minutes, "lite0 pruned")
     after = trainer.evaluate()
     pruned_weights = os.path.join(retrain["Global"]["save_model_dir"], "latest")
-    pruned = export_to(retrain, pruned_weights, os.path.join(work_dir, "lite0_pruned_export"))
+    pruned = export_model(retrain, save_dir=os.path.join(work_dir, "lite0_pruned_export"), weights=pruned_weights)
     latency, pruned_latency = exported_latencies([exported, pruned], images, args.runs)
     removed = 1 - summary["params_after"] / summary["params_before"]
     return [Figure("lite0 pruned: parameters", f"{summary['params_before']} -> {summary['params_after']} "

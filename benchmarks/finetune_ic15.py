@@ -255,10 +255,11 @@ def fine_tune(kind: str, recipe: str, args, work: str, data_dir: str, train_file
             f"samples ({total} steps) for {getattr(args, f'{kind}_minutes')} CPU-min")
     every = max(1, total // 4)
     lr = getattr(args, f"{kind}_lr")
-    overrides = base + ([f"Optimizer.lr.learning_rate={lr}"] if lr else []) + [f"Global.epoch_num={epochs}", f"Train.dataset.ratio_list=[{ratio:.4f}]",
-                        f"Optimizer.lr.warmup_epoch={WARMUP_SHARE * epochs:.3f}",
-                        f"Global.save_model_dir={out_dir}", f"Global.eval_batch_step=[0,{every}]",
-                        "Global.save_epoch_step=100000"]
+    lr_override = [f"Optimizer.lr.learning_rate={lr}"] if lr else []
+    overrides = base + lr_override + [f"Global.epoch_num={epochs}", f"Train.dataset.ratio_list=[{ratio:.4f}]",
+                                      f"Optimizer.lr.warmup_epoch={WARMUP_SHARE * epochs:.3f}",
+                                      f"Global.save_model_dir={out_dir}", f"Global.eval_batch_step=[0,{every}]",
+                                      "Global.save_epoch_step=100000"]
     wall, cpu, steps = run_training(f"{kind} fine-tuning", recipe, overrides, total, args.threads)
     rate = (steps.records[-1].step * batch / wall) if steps.records else float("nan")
     log(f"{kind}: {wall / 60:.1f} wall-min, {cpu / 60:.1f} CPU-min, {rate:.2f} samples/s ({load_average()})")
@@ -268,13 +269,12 @@ def fine_tune(kind: str, recipe: str, args, work: str, data_dir: str, train_file
 
 
 def export(recipe: str, weights: str, out_dir: str, extra: Sequence[str] = ()) -> str:
-    cmd = [sys.executable, os.path.join(REPO, "tools", "export_model.py"), "-c", recipe, "--onnx", "-o",
-           f"Global.pretrained_model={weights}", f"Global.save_inference_dir={out_dir}", *extra]
-    log("export: " + " ".join(cmd))
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"export failed:\n{proc.stderr[-3000:]}")
-    return out_dir
+    """Paddle Inference + ONNX export of ``weights`` with the recipe (``extra``: ``-o`` strings on top of it)."""
+    from ppocr.engine.export import export_model
+    from ppocr.utils.config import load_and_override
+
+    log(f"export: {weights} -> {out_dir}")
+    return export_model(load_and_override(recipe, list(extra)), save_dir=out_dir, weights=weights, onnx=True)
 
 
 # -- evaluation ----------------------------------------------------------------------------------------------
