@@ -53,7 +53,8 @@ def parse_args():
     parser.add_argument("--bccd_root", default=DEFAULT_BCCD, help="BCCD in VOC layout (default ../shared/data/bccd)")
     parser.add_argument("--budget_minutes", type=float, default=60.0, help="training CPU-minutes per model")
     parser.add_argument("--retrain_minutes", type=float, default=10.0, help="CPU-minutes retraining the pruned Lite0")
-    parser.add_argument("--prune_target", type=float, default=0.3, help="share of Lite0 parameters to remove")
+    parser.add_argument("--prune_target", type=float, default=0.3,
+                        help="share of Lite0 parameters to remove (0 skips pruning)")
     parser.add_argument("--lite0_size", type=int, default=320,
                         help="Lite0 input side (multiple of 32; its recipe's 320 gives more steps per CPU-minute)")
     parser.add_argument("--d0_size", type=int, default=384, help="D0 input side (multiple of 32)")
@@ -62,27 +63,41 @@ def parse_args():
     parser.add_argument("--lr", type=float, default=0.08,
                         help="peak learning rate (SGD momentum; chosen on a held-out part of train: 0.08 beat 0.2)")
     parser.add_argument("--max_images", type=int, default=0, help="use only this many train/val images (smoke runs)")
+    parser.add_argument("--holdout_every", type=int, default=0,
+                        help="choose settings: train on BCCD train without every N-th image and evaluate on those "
+                             "(val is not read); 0 trains on train and evaluates on val")
     parser.add_argument("--models", nargs="+", default=["lite0", "d0"], choices=list(RECIPES))
     parser.add_argument("--runs", type=int, default=20, help="timed inference images per exported model")
     return parser.parse_args()
 
 
-def convert_splits(bccd_root: str, work_dir: str, max_images: int) -> Dict[str, str]:
+def convert_splits(bccd_root: str, work_dir: str, max_images: int, holdout_every: int) -> Dict[str, str]:
+    """COCO jsons of the training and evaluation images: BCCD's train and val, or with ``holdout_every`` two
+    disjoint parts of train, for choosing settings without looking at val."""
     import json
 
     from ppocr.data.voc_to_coco import convert_voc
 
-    paths = {}
-    for split in ("train", "val"):
-        out = os.path.join(work_dir, f"bccd_{split}.json")
+    splits = {}
+    for split in ("train",) if holdout_every else ("train", "val"):
+        out = os.path.join(work_dir, f"bccd_{split}_all.json")
         convert_voc(bccd_root, out, split=split, class_names=CLASSES)
+        with open(out, encoding="utf-8") as f:
+            splits[split] = json.load(f)
+    if holdout_every:
+        everything = splits.pop("train")
+        held = {image["id"] for i, image in enumerate(everything["images"]) if i % holdout_every == holdout_every - 1}
+        for name, keep_held in (("train", False), ("val", True)):
+            splits[name] = dict(everything, images=[i for i in everything["images"] if (i["id"] in held) == keep_held])
+    paths = {}
+    for split, data in splits.items():
         if max_images:
-            data = json.load(open(out))
-            keep = {i["id"] for i in data["images"][:max_images]}
-            data["images"] = [i for i in data["images"] if i["id"] in keep]
-            data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
-            json.dump(data, open(out, "w"))
-        paths[split] = out
+            data = dict(data, images=data["images"][:max_images])
+        keep = {image["id"] for image in data["images"]}
+        data = dict(data, annotations=[a for a in data["annotations"] if a["image_id"] in keep])
+        paths[split] = os.path.join(work_dir, f"bccd_{split}.json")
+        with open(paths[split], "w", encoding="utf-8") as f:
+            json.dump(data, f)
     return paths
 
 
@@ -194,7 +209,7 @@ def main() -> int:
     if not os.path.isdir(os.path.join(args.bccd_root, "Annotations")):
         sys.stderr.write(f"error: --bccd_root {args.bccd_root} has no Annotations/ (expected BCCD in VOC layout)\n")
         return 2
-    jsons = convert_splits(args.bccd_root, work_dir, args.max_images)
+    jsons = convert_splits(args.bccd_root, work_dir, args.max_images, args.holdout_every)
     images = val_images(jsons["val"], os.path.join(args.bccd_root, "JPEGImages"))[: max(1, args.runs)]
     from ppocr.engine.export import export_model  # after start(): paddle reads the thread count on import
 
@@ -217,16 +232,17 @@ def main() -> int:
         latency, = exported_latencies([exported], images, args.runs)
         source = "ImageNet Lite0 backbone" if name == "lite0" else "from scratch"
         figures += ap_figures(f"{name} ({source}, {pace['epochs']} epochs, {pace['cpu_minutes']:.1f} CPU-min)",
-                              metric, targets=name == "lite0")
+                              metric, targets=name == "lite0" and not args.holdout_every)
         figures += [Figure(f"{name} training images/s", f"{pace['train_ips']:.2f} ({pace['train_ips_cpu']:.2f} "
                                                         "per CPU-s)"),
                     Figure(f"{name} inference images/s (Paddle Inference)", f"{1000 / latency:.2f} "
                                                                             f"({latency:.0f} ms/image)")]
         if name == "lite0":
             lite0_state = (config, weights, metric, exported)
-    if lite0_state is not None:
+    if lite0_state is not None and args.prune_target > 0:
         figures += prune_lite0(args, work_dir, lite0_state, images)
-    print(_common.format_table(f"EfficientDet on BCCD val ({_common.load_average()})", figures))
+    evaluated_on = f"every {args.holdout_every}th BCCD train image" if args.holdout_every else "BCCD val"
+    print(_common.format_table(f"EfficientDet on {evaluated_on} ({_common.load_average()})", figures))
     return 0
 
 
