@@ -76,8 +76,8 @@ PROBE_STEPS = 4
 WARMUP_SHARE = 0.1  # of the planned run: the recipes' one warm-up epoch is meant for runs of tens of epochs
 RESOLUTION_CANDIDATES = [{"det_limit_side_len": 1024, "det_limit_type": "max"},  # the system's default
                          {"det_limit_side_len": 736, "det_limit_type": "min"}]   # ICDAR 2015 photos at full size
-DB_CANDIDATES = [{"det_db_box_thresh": box, "det_db_unclip_ratio": unclip}
-                 for box in (0.5, 0.6, 0.7) for unclip in (1.5, 2.0)]
+DB_CANDIDATES = [{"det_db_thresh": thresh, "det_db_box_thresh": box, "det_db_unclip_ratio": unclip}
+                 for thresh in (0.3, 0.45, 0.6) for box in (0.5, 0.6, 0.7) for unclip in (1.5, 2.0, 2.5)]
 
 
 # -- data ----------------------------------------------------------------------------------------------------
@@ -341,25 +341,38 @@ def end_to_end(det_dir, rec_dir, items, work: str, tag: str, det_settings=None) 
     return score.end_to_end
 
 
-def choose_db_settings(det_dir: str, val_file: str, data_dir: str, limit: int) -> Dict[str, float]:
-    """Input resolution, then box threshold and unclip ratio, each with the best Hmean on the validation split."""
+def choose_db_settings(det_dir, val_file: str, data_dir: str, limit: int) -> Dict[str, float]:
+    """Input resolution, then binarisation threshold, box threshold and unclip ratio, each with the best Hmean on
+    the validation split. The probability maps are computed once per resolution and post-processed per candidate.
+    ``det_dir`` None: the packaged detector."""
+    import cv2
+
+    from ppocr.infer.detector import TextDetector
     from ppocr.infer.options import InferOptions
 
     with open(val_file, encoding="utf-8") as f:
         items = [(os.path.join(data_dir, line.split("\t")[0]), json.loads(line.split("\t", 1)[1]))
                  for line in f.read().splitlines() if line.strip()]
     items = items[:limit] if limit > 0 else items
-    chosen: Dict[str, float] = {}
-    for candidates in (RESOLUTION_CANDIDATES, DB_CANDIDATES):
-        best = None
-        for candidate in candidates:
-            settings = {**chosen, **candidate}
-            hmean = detection_scores(InferOptions(det_model_dir=det_dir, **settings), items)["hmean"]
-            log(f"validation split: {settings}: Hmean {hmean:.4f}")
+    images = [cv2.imread(path) for path, _ in items]
+    best = None
+    for resolution in RESOLUTION_CANDIDATES:
+        detector = TextDetector(InferOptions(det_model_dir=det_dir, **resolution))
+        maps = []
+        for image in images:
+            batch, shape = detector.preprocess(image)
+            prob = detector.backend.run(batch)[0]
+            maps.append((prob.reshape(prob.shape[-2:]), shape))
+        for candidate in DB_CANDIDATES:
+            detector.post_args.update({key.replace("det_db_", ""): value for key, value in candidate.items()})
+            score = Score()
+            for (_, gt), (prob, shape) in zip(items, maps):
+                score.add(gt, [(box, "") for box in detector.postprocess(prob, shape)])
+            hmean = score.det["hmean"]
             if best is None or hmean > best[0]:
-                best = (hmean, settings)
-        chosen = best[1]
-    return chosen
+                best = (hmean, {**resolution, **candidate})
+        log(f"validation split: {resolution}: best Hmean so far {best[0]:.4f} at {best[1]}")
+    return best[1]
 
 
 def evaluate_all(tag: str, det_dir, rec_dir, args, work, dev, dev_crops, det_settings=None) -> Dict[str, float]:
@@ -442,7 +455,7 @@ def main() -> None:
     settings: Dict[str, float] = {}
     if "det" in runs:
         det_dir = export(DET_RECIPE, runs["det"]["weights"], os.path.join(work, "inference", "det"))
-        settings = choose_db_settings(det_dir, det_val, det_data, 4 if args.det_max_steps else 0)
+    settings = choose_db_settings(det_dir, det_val, det_data, 4 if args.eval_limit else 0)
     if "rec" in runs:
         rec_dir = export(REC_RECIPE, runs["rec"]["weights"], os.path.join(work, "inference", "rec"),
                          rec_shape_overrides(args.rec_width, ["Eval"]))
