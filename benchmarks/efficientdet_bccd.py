@@ -25,7 +25,14 @@ Run of 2026-12-07 (defaults, ``--models lite0``; two fine-tunings shared the 2 c
            10 epochs, 510 steps, 28.3 CPU-min, 1.02 images/s (1.20 per CPU-s)
            val AP 0.317, AP50 0.572, AP75 0.330; RBC 0.346, WBC 0.604, Platelets 0.000; 92 ms/image exported
 
+Input size chosen on BCCD train (``--holdout_every 5 --prune_target 0 --budget_minutes 25``: trained on 164
+images, scored on the other 41; two runs side by side beside a fine-tuning, load average 3.5-4):
+
+    lite0 320 px  21 epochs, 24.9 CPU-min   AP 0.487  AP50 0.832  AP75 0.538  Platelets 0.252   63 ms/image
+    lite0 384 px  15 epochs, 25.8 CPU-min   AP 0.521  AP50 0.866  AP75 0.522  Platelets 0.315   78 ms/image
+
     python benchmarks/efficientdet_bccd.py --bccd_root ../shared/data/bccd            # 2 x 60 CPU-min + pruning
+    python benchmarks/efficientdet_bccd.py --models lite0 --lite0_size 448 --holdout_every 5 --prune_target 0
     python benchmarks/efficientdet_bccd.py --budget_minutes 1 --retrain_minutes 0.5 --max_images 16   # smoke
 """
 from __future__ import annotations

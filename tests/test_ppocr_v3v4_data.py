@@ -49,6 +49,26 @@ def test_rec_con_aug_appends_other_words_within_limits():
     assert RecConAug(prob=1.0)(dict(first))["label"] == "abc"
 
 
+def test_rec_con_aug_with_a_separator_teaches_spaces_between_glued_words():
+    first = {"image": np.full((48, 40, 3), 200, np.uint8), "label": "abc"}
+    other = {"image": np.full((48, 60, 3), 100, np.uint8), "label": "de"}
+    out = RecConAug(prob=1.0, image_shape=[48, 320, 3], separator=" ", gap=0.5)(dict(first, ext_data=[other]))
+    assert out["label"] == "abc de"
+    assert out["image"].shape == (48, 40 + 24 + 60, 3)
+    gap = out["image"][:, 40:64]
+    assert (gap == 150).all()  # the mean of the facing edges, so no new edge is drawn
+    assert (out["image"][:, :40] == 200).all() and (out["image"][:, 64:] == 100).all()
+    # grey images too; the separator counts towards the text limit
+    grey = RecConAug(prob=1.0, image_shape=[48, 320, 3], separator=" ")(
+        {"image": np.zeros((48, 40), np.uint8), "label": "ab", "ext_data": [{"image": np.zeros((48, 40), np.uint8),
+                                                                            "label": "cd"}]})
+    assert grey["label"] == "ab cd" and grey["image"].shape == (48, 40 + 19 + 40)
+    assert RecConAug(prob=1.0, max_text_length=4, separator=" ")(dict(first, ext_data=[
+        dict(other, label="d")]))["label"] == "abc"
+    with pytest.raises(ConfigError, match="separator"):
+        RecConAug(separator=None)
+
+
 def test_total_epoch_grows_the_shrink_ratio_with_the_epoch():
     border = MakeBorderMap(shrink_ratio=0.4, total_epoch=10)
     shrink = MakeShrinkMap(shrink_ratio=0.4, total_epoch=10)
