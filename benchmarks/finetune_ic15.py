@@ -3,7 +3,7 @@
 1. Data (``--train_root``, default ../shared/data): ICDAR 2015 train GT → det labels; word crops cut from its quads
    the way the OCR system crops (``ppocr.infer.system.crop_quad``, ``###`` skipped) plus IIIT5K train → rec labels.
    Every 10th photo (and its crops, and every 10th IIIT5K crop) is held out as the *validation split*: training
-   keeps the best checkpoint on it and the detector's input resolution, box threshold and unclip ratio are
+   keeps the best checkpoint on it and the deployed detector's input resolution and DB thresholds are
    chosen on it. Nothing is chosen on ``--eval_root``. Dictionary: PP-OCRv4's (6623 characters + space); words
    it cannot spell are counted.
 2. Weights: the packaged PP-OCRv4 det/rec ONNX files imported into the fine-tuning recipes
@@ -364,9 +364,9 @@ def end_to_end(det_dir, rec_dir, items, work: str, tag: str, det_settings=None) 
 
 
 def choose_db_settings(det_dir, val_file: str, data_dir: str, limit: int) -> Dict[str, float]:
-    """Input resolution, then binarisation threshold, box threshold and unclip ratio, each with the best Hmean on
-    the validation split. The probability maps are computed once per resolution and post-processed per candidate.
-    ``det_dir`` None: the packaged detector."""
+    """The input resolution and DB settings (binarisation threshold, box threshold, unclip ratio) with the best
+    Hmean on the validation split, searched together. The probability maps are computed once per resolution and
+    post-processed per candidate. ``det_dir`` None: the packaged detector."""
     import cv2
 
     from ppocr.infer.detector import TextDetector

@@ -62,7 +62,8 @@ class RecConAug:
                 continue
             if len(text) + len(self.separator) + len(other_text) > self.max_text_length:
                 break
-            ratio = (image.shape[1] + self.gap_width) / image.shape[0] + other_image.shape[1] / other_image.shape[0]
+            ratio = (image.shape[1] / image.shape[0] + self.gap_width / self.height
+                     + other_image.shape[1] / other_image.shape[0])
             if ratio > self.max_wh_ratio:
                 break
             first, second = self._at_height(image), self._at_height(other_image)
