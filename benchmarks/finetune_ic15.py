@@ -209,14 +209,20 @@ class _EchoLog:
 
 
 def rec_shape_overrides(width: int, sections: Sequence[str] = ("Train", "Eval")) -> List[str]:
-    """``-o`` strings setting the rec recipe's RecResizeImg to 48×``width`` in ``sections`` (none for width 0)."""
+    """``-o`` strings setting the rec recipe's RecResizeImg to 48×``width`` in ``sections``, and the width limit of
+    its RecConAug where it has one (none for width 0)."""
     if not width:
         return []
     from ppocr.utils.config import load_config
 
     config = load_config(REC_RECIPE)
-    return [f"{section}.dataset.transforms.{transform_index(config, section, 'RecResizeImg')}.RecResizeImg."
-            f"image_shape=[3,48,{width}]" for section in sections]
+    overrides = [f"{section}.dataset.transforms.{transform_index(config, section, 'RecResizeImg')}.RecResizeImg."
+                 f"image_shape=[3,48,{width}]" for section in sections]
+    for section in sections:
+        if any("RecConAug" in op for op in config[section]["dataset"]["transforms"]):
+            overrides.append(f"{section}.dataset.transforms.{transform_index(config, section, 'RecConAug')}."
+                             f"RecConAug.image_shape=[48,{width},3]")
+    return overrides
 
 
 def data_overrides(kind: str, data_dir: str, train_file: str, val_file: str, batch: int, rec_width: int = 0
@@ -382,11 +388,7 @@ def choose_db_settings(det_dir, val_file: str, data_dir: str, limit: int) -> Dic
     best = None
     for resolution in RESOLUTION_CANDIDATES:
         detector = TextDetector(InferOptions(det_model_dir=det_dir, **resolution))
-        maps = []
-        for image in images:
-            batch, shape = detector.preprocess(image)
-            prob = detector.backend.run(batch)[0]
-            maps.append((prob.reshape(prob.shape[-2:]), shape))
+        maps = [detector.probability_map(image) for image in images]
         for candidate in DB_CANDIDATES:
             detector.post_args.update({key.replace("det_db_", ""): value for key, value in candidate.items()})
             score = Score()

@@ -80,14 +80,18 @@ class TextDetector:
             return [np.asarray(poly, dtype=np.float32) for poly in boxes]
         return filter_quads(boxes, height, width)
 
-    def __call__(self, img: np.ndarray) -> Tuple[Boxes, float]:
-        start = time.perf_counter()
+    def probability_map(self, img: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """The model's H'×W' text probability map and ``[src_h, src_w, ratio_h, ratio_w]``: what ``postprocess``
+        turns into boxes, so one map can be post-processed under several settings."""
         if img is None or np.asarray(img).size == 0:
             raise ValueError(f"image to detect on is empty (shape {getattr(img, 'shape', None)})")
-        img = as_bgr(img, "image to detect on")
-        batch, shape = self.preprocess(img)
+        batch, shape = self.preprocess(as_bgr(img, "image to detect on"))
         maps = self.backend.run(batch)[0]
-        boxes = self.postprocess(maps.reshape(maps.shape[-2:]), shape)
+        return maps.reshape(maps.shape[-2:]), shape
+
+    def __call__(self, img: np.ndarray) -> Tuple[Boxes, float]:
+        start = time.perf_counter()
+        boxes = self.postprocess(*self.probability_map(img))
         return boxes, time.perf_counter() - start
 
 
