@@ -10,18 +10,18 @@
    for ``--retrain_minutes``; AP50 and Paddle Inference latency before and after.
 Targets (Lite0): AP50 >= 0.85, AP >= 0.55. Prints figures with the load average, never asserts.
 
-Run of 2026-12-08 (defaults, ``--models lite0``: 384 px; a rec fine-tuning shared the 2 cores for its first
-three quarters: load average 2.2-2.5):
+Run of 2026-12-08 (defaults, ``--models lite0``: 384 px, one thread; the other core ran a rec fine-tuning, load
+average 2.1-2.3, then an evaluation for the last 15 minutes):
 
-    lite0  27 epochs, 1 377 steps of 4 images at 384 px, 63.0 CPU-min: the probe planned 59 from 2.57 CPU-s/step
-           but a step cost 2.75; the probe had left the batch loading out of its clock, and counts it now
-           val AP 0.550 (target 0.55: PASS), AP50 0.891 (target 0.85: PASS), AP75 0.605
-           per class AP: RBC 0.558, WBC 0.722, Platelets 0.370 (at 320 px on 2026-12-07: 0.538 / 0.720 / 0.321,
-           AP 0.526, AP50 0.862 in 63.7 CPU-min)
-           1.40 training images/s (1.46 per CPU-s); exported 83 ms/image (timed while the test suite ran)
-           pruned -30.2 % parameters (3 164 600 -> 2 207 448); AP50 0.891 -> 0.892 after 10.9 CPU-min retraining;
-           65 -> 67 ms/image timed in turn on the quiet machine (75.1 -> 59.8 ms on 2026-12-07 at 320 px, busy):
+    lite0  26 epochs, 1 326 steps of 4 images at 384 px, 58.8 CPU-min (probe: 2.64 CPU-s/step, loading counted)
+           val AP 0.566 (target 0.55: PASS), AP50 0.888 (target 0.85: PASS), AP75 0.654
+           per class AP: RBC 0.560, WBC 0.736, Platelets 0.403
+           1.47 training images/s (1.50 per CPU-s); exported 64 ms/image in Paddle Inference
+           pruned -30.2 % parameters (3 164 600 -> 2 207 448); AP50 0.888 -> 0.891 after 9.2 CPU-min retraining;
+           141 -> 126 ms/image timed in turn at load average 4 (65 -> 67 ms in an earlier run on a quiet machine):
            the pruned channel counts do not make Paddle Inference's CPU kernels reliably faster
+    The run before it (same command, 63.0 CPU-min: its probe had left the batch loading out of its clock):
+           AP 0.550, AP50 0.891; at 320 px on 2026-12-07: AP 0.526, AP50 0.862 in 63.7 CPU-min
 
     d0     2026-12-07, from scratch, ``--models d0 --budget_minutes 30`` (half the budget: the session's CPU ran
            out), 384 px, 10 epochs, 510 steps, 28.3 CPU-min, 1.02 images/s (1.20 per CPU-s)
