@@ -87,6 +87,10 @@ The separator keeps the spaces (word boxes 0.375 in the third run, 0.559 here) b
 samples are glued pairs or triples, and dev word accuracy fell 1.6 points. Within this budget the recogniser's
 validation gain (+1 point) has not carried to the dev crops in either run.
 
+Freezing the detector's norm statistics does not help: in the fused form only the neck and head keep batch norms
+(5). A 50-step A/B at 5e-4 (batch 8, one core each in turn): validation Hmean at steps 25 / 50 was 0.372 / 0.357
+trained as usual and 0.384 / 0.353 with ``Global.freeze_norm_stats``.
+
     python benchmarks/finetune_ic15.py --work_dir /tmp/ft15                       # the full run (2 × 90 CPU-min)
     python benchmarks/finetune_ic15.py --det_max_steps 2 --rec_max_steps 2 --eval_limit 5   # smoke run
 """
