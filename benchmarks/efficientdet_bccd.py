@@ -23,9 +23,11 @@ average 2.1-2.3, then an evaluation for the last 15 minutes):
     The run before it (same command, 63.0 CPU-min: its probe had left the batch loading out of its clock):
            AP 0.550, AP50 0.891; at 320 px on 2026-12-07: AP 0.526, AP50 0.862 in 63.7 CPU-min
 
-    d0     2026-12-07, from scratch, ``--models d0 --budget_minutes 30`` (half the budget: the session's CPU ran
-           out), 384 px, 10 epochs, 510 steps, 28.3 CPU-min, 1.02 images/s (1.20 per CPU-s)
-           val AP 0.317, AP50 0.572, AP75 0.330; RBC 0.346, WBC 0.604, Platelets 0.000; 92 ms/image exported
+    d0     2026-12-08, from scratch, ``--models d0 --prune_target 0``, 384 px, one thread (the other core ran a
+           detector A/B, then the test suite; load average 2.2-2.4, 1.0 for the last quarter): 17 epochs, 867 steps,
+           52.9 CPU-min (the probe's 3.97 CPU-s/step came out at 3.7), 1.08 images/s (1.09 per CPU-s)
+           val AP 0.374, AP50 0.601, AP75 0.450; RBC 0.475, WBC 0.646, Platelets 0.000; 69 ms/image exported
+           (2026-12-07, 28.3 CPU-min: AP 0.317, AP50 0.572). From scratch, D0 finds no platelets in an hour.
 
 Input size chosen on BCCD train (``--holdout_every 5 --prune_target 0 --budget_minutes 25``: trained on 164
 images, scored on the other 41; two runs side by side beside a fine-tuning, load average 3.5-4):
