@@ -236,9 +236,10 @@ def rec_shape_overrides(width: int, sections: Sequence[str] = ("Train", "Eval"))
     from ppocr.utils.config import load_config
 
     config = load_config(REC_RECIPE)
-    overrides = [f"{section}.dataset.transforms.{transform_index(config, section, 'RecResizeImg')}.RecResizeImg."
-                 f"image_shape=[3,48,{width}]" for section in sections]
+    overrides = []
     for section in sections:
+        overrides.append(f"{section}.dataset.transforms.{transform_index(config, section, 'RecResizeImg')}."
+                         f"RecResizeImg.image_shape=[3,48,{width}]")
         if any("RecConAug" in op for op in config[section]["dataset"]["transforms"]):
             overrides.append(f"{section}.dataset.transforms.{transform_index(config, section, 'RecConAug')}."
                              f"RecConAug.image_shape=[48,{width},3]")
